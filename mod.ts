@@ -1,0 +1,62 @@
+/**
+ * jobq: a persistent background job queue for Deno, Bun and Node, backed by
+ * one JSON file per job in a directory.
+ *
+ * - Deferred execution: `waitTime` (ms from now) or `executionDate`.
+ * - Handlers registered by method name; a concurrency limit.
+ * - States `NOT_STARTED → IN_PROGRESS → COMPLETED | FAILED`, with events.
+ * - Jobs survive restarts and crashes (at-least-once); several processes can
+ *   share one directory without running a job twice at once.
+ *
+ * @example
+ * ```ts
+ * import { JobQueue } from "@x/jobq";
+ *
+ * const queue = new JobQueue({ directory: await Deno.makeTempDir(), maxConcurrency: 2 });
+ * queue.registerJobHandler("sendEmail", async (params) => {
+ *   console.log(`sending "${params.subject}" to ${params.to}`);
+ * });
+ * await queue.scheduleJob({
+ *   methodName: "sendEmail",
+ *   params: { to: "user@example.com", subject: "Hello" },
+ *   waitTime: 5000,
+ * });
+ * queue.on("error", (error) => console.error("Job error:", error));
+ * await queue.start();
+ * await queue.dispose();
+ * ```
+ *
+ * @module
+ */
+
+export { JobQueue, type JobQueueOptions } from "./src/job_queue.ts";
+export {
+  type DisposeOptions,
+  type JobHandler,
+  JobQueueEngine,
+  type JobQueueEngineOptions,
+} from "./src/job_queue_engine.ts";
+export { Job, type JobErrorRecord, type JobRecord, type JobSpec, JobState } from "./src/job.ts";
+export {
+  JobQueueError,
+  type JobQueueErrorInfo,
+  type JobQueueErrorOptions,
+} from "./src/job_queue_error.ts";
+export { type JobContext, jobContext } from "./src/job_context.ts";
+export {
+  type DebugInfo,
+  type DebugPayload,
+  JobEvent,
+  type JobEventType,
+  JobQueueDebugEvent,
+  JobQueueErrorEvent,
+  type JobQueueEventListener,
+  type JobQueueEventMap,
+  type JobQueueEventName,
+  type JobQueuePayloadMap,
+} from "./src/events.ts";
+export { LockingQueue } from "./src/locking_queue.ts";
+export type { FileSystemAdapter, WriteTextFileOptions } from "./src/file_system.ts";
+export { DenoFileSystem } from "./src/deno_file_system.ts";
+export { BunFileSystem } from "./src/bun_file_system.ts";
+export { NodeFileSystem } from "./src/node_file_system.ts";

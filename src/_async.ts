@@ -1,0 +1,21 @@
+/**
+ * Maps `items` through `task` with at most `limit` tasks in flight, keeping
+ * the order of the results. Bounded so that reading a directory of 100,000
+ * job files does not open 100,000 files at once.
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

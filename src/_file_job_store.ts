@@ -1,0 +1,541 @@
+import { basename, dirname, join } from "node:path";
+import { mapLimit } from "./_async.ts";
+import { isAlreadyExists, isNotFound } from "./_fs_errors.ts";
+import type { ClaimResult, JobStore, PollResult } from "./_job_store.ts";
+import { isProcessAlive, processIdentity } from "./_process_identity.ts";
+import type { FileSystemAdapter } from "./file_system.ts";
+import { Job, type JobErrorRecord, type JobRecord, JobState } from "./job.ts";
+import { JobQueueError } from "./job_queue_error.ts";
+
+/** Options of {@linkcode FileJobStore}. */
+export interface FileJobStoreOptions {
+  /** The queue's directory. */
+  directory: string;
+  /** The file-system adapter. */
+  fs: FileSystemAdapter;
+  /** Whether job files and their directory are fsynced before a write resolves. */
+  fsync: boolean;
+  /** How long an engine may go unheard before its claims are recovered, in ms. */
+  claimTimeout: number;
+  /** The id of the engine this store works for. */
+  engineId: string;
+  /** Receives problems that do not fail an operation (corrupt files, …). */
+  report(error: JobQueueError): void;
+}
+
+/** A claim file: who holds a job. */
+interface ClaimRecord {
+  engineId: string;
+  claimedAt: number;
+}
+
+/** An engine file: who is alive, refreshed by heartbeats. */
+interface EngineRecord {
+  engineId: string;
+  pid: number;
+  hostname: string | undefined;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** Files read at once when loading a directory. */
+const READ_CONCURRENCY = 32;
+
+/** Engines alive in this process, so that a reused pid is not taken for a live one. */
+const enginesInThisProcess = new Set<string>();
+
+/**
+ * The file store: one JSON file per job, `<directory>/<methodName>__<id>.json`,
+ * and jobq's own state under `<directory>/.jobq/`:
+ *
+ * - `claims/<id>.json`: created exclusively (`O_EXCL`) by the engine that runs
+ *   the job, so two engines never run it at once; removed after the outcome
+ *   is written.
+ * - `engines/<engineId>.json`: one per live engine, rewritten by heartbeats;
+ *   the claims of an engine that is gone, or silent for `claimTimeout`, are
+ *   recovered.
+ * - `corrupt/`: job files that could not be read, set aside, never deleted.
+ *
+ * Every write goes to a temporary name (a leading dot and a `.tmp` suffix,
+ * never taken for a job) and is then renamed into place, so readers never
+ * see a partial file.
+ */
+export class FileJobStore implements JobStore {
+  readonly #directory: string;
+  readonly #claims: string;
+  readonly #engines: string;
+  readonly #corrupt: string;
+  readonly #fs: FileSystemAdapter;
+  readonly #fsync: boolean;
+  readonly #claimTimeout: number;
+  readonly #engineId: string;
+  readonly #report: (error: JobQueueError) => void;
+  readonly #startedAt = Date.now();
+  /** Job file names seen by poll() or written here, to read only new ones. */
+  readonly #knownFiles = new Set<string>();
+  /** Unreadable claim files and when they were first seen. */
+  readonly #unreadableClaims = new Map<string, number>();
+  #tempCounter = 0;
+
+  constructor(options: FileJobStoreOptions) {
+    this.#directory = options.directory;
+    const internal = join(options.directory, ".jobq");
+    this.#claims = join(internal, "claims");
+    this.#engines = join(internal, "engines");
+    this.#corrupt = join(internal, "corrupt");
+    this.#fs = options.fs;
+    this.#fsync = options.fsync;
+    this.#claimTimeout = options.claimTimeout;
+    this.#engineId = options.engineId;
+    this.#report = options.report;
+  }
+
+  async open(): Promise<void> {
+    try {
+      for (const path of [this.#claims, this.#engines, this.#corrupt]) {
+        await this.#fs.mkdir(path);
+      }
+    } catch (cause) {
+      throw new JobQueueError(
+        `Cannot use ${this.#directory} as a job directory: ${messageOf(cause)}; ` +
+          "check that the path is a directory this process may write to",
+        { cause },
+      );
+    }
+    enginesInThisProcess.add(this.#engineId);
+    await this.heartbeat();
+    await this.#removeLeftoverTempFiles();
+  }
+
+  async close(): Promise<void> {
+    enginesInThisProcess.delete(this.#engineId);
+    await this.#removeIfExists(this.#enginePath(this.#engineId));
+  }
+
+  async add(job: Job): Promise<void> {
+    const file = fileNameOf(job);
+    await this.#writeJob(job, "Cannot schedule the job");
+    this.#knownFiles.add(file);
+  }
+
+  async claim(job: Job): Promise<ClaimResult> {
+    const claimedAt = Date.now();
+    if (!await this.#createClaim(job, claimedAt, "Cannot claim job")) return { kind: "busy" };
+    try {
+      // Read the file again under the claim: another engine may have run,
+      // finished or removed the job since this engine last looked.
+      const current = await this.#readJob(fileNameOf(job));
+      if (current === undefined || !isRunnable(current)) {
+        await this.#dropClaim(job);
+        return current === undefined ? { kind: "gone" } : { kind: "gone", job: current };
+      }
+      const claimed = withChanges(current, {
+        state: JobState.IN_PROGRESS,
+        attempts: current.attempts + 1,
+        startedAt: claimedAt,
+      });
+      await this.#writeJob(claimed, "Cannot start the job");
+      return { kind: "claimed", job: claimed };
+    } catch (error) {
+      await this.#dropClaim(job).catch(() => {});
+      throw error;
+    }
+  }
+
+  async complete(job: Job): Promise<Job> {
+    const completed = withChanges(job, {
+      state: JobState.COMPLETED,
+      finishedAt: Date.now(),
+    });
+    await this.#settle(completed, "Cannot record that the job completed");
+    return completed;
+  }
+
+  async fail(job: Job, error: JobErrorRecord): Promise<Job> {
+    const failed = withChanges(job, {
+      state: JobState.FAILED,
+      finishedAt: Date.now(),
+      error,
+    });
+    await this.#settle(failed, "Cannot record that the job failed");
+    return failed;
+  }
+
+  async release(job: Job): Promise<Job> {
+    const released = withChanges(job, {
+      state: JobState.NOT_STARTED,
+      attempts: Math.max(0, job.attempts - 1),
+    });
+    await this.#settle(released, "Cannot give the job back");
+    return released;
+  }
+
+  async remove(job: Job): Promise<boolean> {
+    // Holding the claim while deleting keeps an engine from starting the job
+    // in between; a job that is running is left alone.
+    if (!await this.#createClaim(job, Date.now(), "Cannot remove job")) return false;
+    try {
+      await this.#fs.remove(this.#jobPath(fileNameOf(job)));
+      this.#knownFiles.delete(fileNameOf(job));
+      return true;
+    } catch (cause) {
+      if (isNotFound(cause)) return false;
+      throw this.#error(`Cannot remove job ${job.key}`, cause, job);
+    } finally {
+      await this.#dropClaim(job);
+    }
+  }
+
+  async list(): Promise<Job[]> {
+    const names = (await this.#listDirectory(this.#directory)).filter(isJobFileName);
+    const jobs = await mapLimit(names, READ_CONCURRENCY, (name) => this.#readJob(name));
+    return jobs.filter((job) => job !== undefined).sort(compareIds);
+  }
+
+  async poll(): Promise<PollResult> {
+    const names = new Set(
+      (await this.#listDirectory(this.#directory)).filter(isJobFileName),
+    );
+    const removed: string[] = [];
+    for (const name of this.#knownFiles) {
+      if (!names.has(name)) {
+        this.#knownFiles.delete(name);
+        removed.push(idOfFileName(name));
+      }
+    }
+    const fresh = [...names].filter((name) => !this.#knownFiles.has(name));
+    const read = await mapLimit(fresh, READ_CONCURRENCY, async (name) => {
+      const job = await this.#readJob(name);
+      if (job !== undefined) this.#knownFiles.add(name);
+      return job;
+    });
+    const claimed = new Set(
+      (await this.#listDirectory(this.#claims)).filter(isJobFileName).map(stripJson),
+    );
+    return { added: read.filter((job) => job !== undefined), removed, claimed };
+  }
+
+  async recover(): Promise<number> {
+    // Claims are listed before engines: an engine registers before it claims,
+    // so a claim whose engine is missing from the later listing is an orphan.
+    const claimNames = (await this.#listDirectory(this.#claims)).filter(isJobFileName);
+    if (claimNames.length === 0) return 0;
+    const engines = await this.#readEngines();
+    let recovered = 0;
+    for (const name of claimNames) {
+      const path = join(this.#claims, name);
+      const text = await this.#fs.readTextFile(path).catch((cause) => {
+        if (isNotFound(cause)) return undefined;
+        throw this.#error(`Cannot read claim ${name}`, cause);
+      });
+      if (text === undefined) continue;
+      if (!this.#isStale(name, text, engines)) continue;
+      if (await this.#stealClaim(path, text)) recovered++;
+    }
+    return recovered;
+  }
+
+  async heartbeat(): Promise<void> {
+    const path = this.#enginePath(this.#engineId);
+    const { pid, hostname } = processIdentity();
+    const record: EngineRecord = {
+      engineId: this.#engineId,
+      pid,
+      hostname,
+      startedAt: this.#startedAt,
+      heartbeatAt: Date.now(),
+    };
+    await this.#atomicWrite(path, JSON.stringify(record), false).catch((cause) => {
+      throw this.#error("Cannot refresh this engine's heartbeat", cause);
+    });
+  }
+
+  /** Writes a job's file atomically. */
+  async #writeJob(job: Job, failure: string): Promise<void> {
+    await this.#atomicWrite(
+      this.#jobPath(fileNameOf(job)),
+      JSON.stringify(job),
+      this.#fsync,
+    ).catch((cause) => {
+      throw this.#error(failure, cause, job);
+    });
+  }
+
+  /** Writes a claimed job's new state, then lets go of its claim. */
+  async #settle(job: Job, failure: string): Promise<void> {
+    await this.#writeJob(job, failure);
+    await this.#dropClaim(job);
+  }
+
+  /**
+   * Creates the claim file of a job exclusively: resolves to `false` when
+   * another engine holds the job.
+   */
+  async #createClaim(job: Job, claimedAt: number, failure: string): Promise<boolean> {
+    const claim: ClaimRecord = { engineId: this.#engineId, claimedAt };
+    try {
+      await this.#fs.writeTextFile(this.#claimPath(job.id), JSON.stringify(claim), {
+        createNew: true,
+      });
+      return true;
+    } catch (cause) {
+      if (isAlreadyExists(cause)) return false;
+      throw this.#error(`${failure} ${job.key}`, cause, job);
+    }
+  }
+
+  async #dropClaim(job: Job): Promise<void> {
+    await this.#removeIfExists(this.#claimPath(job.id)).catch((cause) => {
+      throw this.#error(`Cannot release the claim on job ${job.key}`, cause, job);
+    });
+  }
+
+  /**
+   * Writes `data` to a temporary name beside `path`, then renames it into
+   * place: readers see the old file or the new one, never a part. With
+   * `sync`, the data and then the directory entry are flushed to the disk.
+   */
+  async #atomicWrite(path: string, data: string, sync: boolean): Promise<void> {
+    const tempPath = this.#tempPathFor(path);
+    try {
+      await this.#fs.writeTextFile(tempPath, data, { sync });
+      await this.#fs.rename(tempPath, path);
+    } catch (error) {
+      await this.#fs.remove(tempPath).catch(() => {});
+      throw error;
+    }
+    if (sync) await this.#fs.syncDir(dirname(path));
+  }
+
+  /**
+   * Reads and validates a job file. A file that is gone yields `undefined`;
+   * one that cannot be read as the job its name promises is set aside and
+   * reported, and yields `undefined` too.
+   */
+  async #readJob(name: string): Promise<Job | undefined> {
+    let text: string;
+    try {
+      text = await this.#fs.readTextFile(this.#jobPath(name));
+    } catch (cause) {
+      if (isNotFound(cause)) return undefined;
+      throw this.#error(`Cannot read job file ${name}`, cause);
+    }
+    try {
+      const job = Job.fromJSON(JSON.parse(text));
+      if (fileNameOf(job) !== name) {
+        throw new TypeError(`it holds job ${job.key}, which belongs in ${fileNameOf(job)}`);
+      }
+      return job;
+    } catch (cause) {
+      await this.#setAside(name, cause);
+      return undefined;
+    }
+  }
+
+  async #setAside(name: string, cause: unknown): Promise<void> {
+    const target = join(this.#corrupt, `${name}.${Date.now()}-${randomHex()}`);
+    try {
+      await this.#fs.rename(this.#jobPath(name), target);
+    } catch (renameError) {
+      if (isNotFound(renameError)) return; // another engine set it aside first
+      this.#report(
+        this.#error(
+          `Cannot set aside the unreadable job file ${name}`,
+          renameError,
+          undefined,
+          name,
+        ),
+      );
+      return;
+    }
+    this.#knownFiles.delete(name);
+    this.#report(
+      new JobQueueError(
+        `Job file ${name} is not a valid job (${messageOf(cause)}); it was moved to ${target}: ` +
+          "repair it and move it back to run it, or delete it",
+        { cause, info: { file: target } },
+      ),
+    );
+  }
+
+  async #readEngines(): Promise<Map<string, EngineRecord>> {
+    const engines = new Map<string, EngineRecord>();
+    for (const name of await this.#listDirectory(this.#engines)) {
+      if (!isJobFileName(name)) continue;
+      const text = await this.#fs.readTextFile(join(this.#engines, name)).catch(() => undefined);
+      const record = parseJson(text) as EngineRecord | undefined;
+      if (record !== undefined && typeof record.engineId === "string") {
+        engines.set(record.engineId, record);
+      }
+    }
+    return engines;
+  }
+
+  /** Tells whether a claim's engine is gone, so that the claim can be taken back. */
+  #isStale(name: string, text: string, engines: Map<string, EngineRecord>): boolean {
+    const claim = parseJson(text) as ClaimRecord | undefined;
+    if (claim === undefined || typeof claim.engineId !== "string") {
+      // A claim is written in one small write after an exclusive create; an
+      // engine that died in between leaves it empty. Give it the lease time.
+      const firstSeen = this.#unreadableClaims.get(name) ?? Date.now();
+      this.#unreadableClaims.set(name, firstSeen);
+      return Date.now() - firstSeen > this.#claimTimeout;
+    }
+    this.#unreadableClaims.delete(name);
+    return !this.#isEngineAlive(claim.engineId, engines.get(claim.engineId));
+  }
+
+  #isEngineAlive(engineId: string, engine: EngineRecord | undefined): boolean {
+    if (enginesInThisProcess.has(engineId)) return true;
+    if (engine === undefined) return false;
+    const self = processIdentity();
+    if (self.hostname !== undefined && engine.hostname === self.hostname) {
+      // Same host: a dead pid, or this very pid (reused after a restart) for
+      // an engine this process does not run, is proof enough.
+      if (engine.pid === self.pid || !isProcessAlive(engine.pid)) return false;
+    }
+    return Date.now() - engine.heartbeatAt <= this.#claimTimeout;
+  }
+
+  /**
+   * Takes a stale claim away: renames it to a private name (one engine wins
+   * the rename), then checks that it is the claim that was judged stale. If
+   * a new claim had taken its place meanwhile, it is put back.
+   */
+  async #stealClaim(path: string, staleText: string): Promise<boolean> {
+    const stolen = this.#tempPathFor(path);
+    try {
+      await this.#fs.rename(path, stolen);
+    } catch (cause) {
+      if (isNotFound(cause)) return false;
+      throw this.#error(`Cannot recover claim ${path}`, cause);
+    }
+    const text = await this.#fs.readTextFile(stolen);
+    if (text !== staleText) {
+      await this.#fs.link(stolen, path).catch((cause) => {
+        this.#report(this.#error(`A live claim ${path} was lost during recovery`, cause));
+      });
+      await this.#fs.remove(stolen);
+      return false;
+    }
+    await this.#fs.remove(stolen);
+    this.#unreadableClaims.delete(basename(path));
+    return true;
+  }
+
+  /** Removes the temporary files of engines that are no longer alive. */
+  async #removeLeftoverTempFiles(): Promise<void> {
+    const engines = await this.#readEngines();
+    for (const directory of [this.#directory, this.#claims, this.#engines]) {
+      for (const name of await this.#listDirectory(directory)) {
+        const owner = /\.([0-9a-f]{16})-[0-9a-z]+\.tmp$/.exec(name)?.[1];
+        if (
+          name.startsWith(".") && owner !== undefined &&
+          !this.#isEngineAlive(owner, engines.get(owner))
+        ) {
+          await this.#removeIfExists(join(directory, name));
+        }
+      }
+    }
+  }
+
+  async #listDirectory(path: string): Promise<string[]> {
+    try {
+      return await this.#fs.readDir(path);
+    } catch (cause) {
+      throw this.#error(`Cannot list ${path}`, cause);
+    }
+  }
+
+  async #removeIfExists(path: string): Promise<void> {
+    try {
+      await this.#fs.remove(path);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * A temporary name beside `path`: a leading dot and a `.tmp` suffix keep it
+   * from being taken for a job or a claim, and the engine id in it tells
+   * whose it is once that engine is dead.
+   */
+  #tempPathFor(path: string): string {
+    const suffix = `${this.#engineId}-${(this.#tempCounter++).toString(36)}`;
+    return join(dirname(path), `.${basename(path)}.${suffix}.tmp`);
+  }
+
+  #jobPath(name: string): string {
+    return join(this.#directory, name);
+  }
+
+  #claimPath(id: string): string {
+    return join(this.#claims, `${id}.json`);
+  }
+
+  #enginePath(engineId: string): string {
+    return join(this.#engines, `${engineId}.json`);
+  }
+
+  #error(what: string, cause: unknown, job?: Job, file?: string): JobQueueError {
+    return new JobQueueError(
+      `${what}: ${
+        messageOf(cause)
+      }; check that ${this.#directory} is writable and its disk has space`,
+      { cause, info: { ...(job && { job }), ...(file && { file }) } },
+    );
+  }
+}
+
+/** A new engine id: 16 hex digits, as temporary file names expect. */
+export function createEngineId(): string {
+  return randomHex() + randomHex();
+}
+
+function randomHex(): string {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
+}
+
+function fileNameOf(job: Job): string {
+  return `${job.key}.json`;
+}
+
+/** Job files are `<name>.json` without a leading dot (temporary files have one). */
+function isJobFileName(name: string): boolean {
+  return name.endsWith(".json") && !name.startsWith(".");
+}
+
+function stripJson(name: string): string {
+  return name.slice(0, -".json".length);
+}
+
+function idOfFileName(name: string): string {
+  const key = stripJson(name);
+  return key.slice(key.lastIndexOf("__") + 2);
+}
+
+function isRunnable(job: Job): boolean {
+  // IN_PROGRESS without a claim is a run cut short by a dead engine.
+  return job.state === JobState.NOT_STARTED || job.state === JobState.IN_PROGRESS;
+}
+
+function withChanges(job: Job, changes: Partial<JobRecord>): Job {
+  return Job.fromJSON({ ...job.toJSON(), ...changes });
+}
+
+function compareIds(a: Job, b: Job): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

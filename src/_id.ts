@@ -1,0 +1,34 @@
+/** The latest date an id can carry: ISO strings sort as text only up to year 9999. */
+export const MAX_EXECUTION_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+let lastCreatedAt = 0;
+let sequence = 0;
+
+/**
+ * Makes a job id: `<execution date>-<creation stamp>-<random>`, for example
+ * `2024-01-01T12-00-00-000Z-m1x2y3z40000-9f3a61c2`.
+ *
+ * Sorting ids as text sorts jobs by execution date, then by creation order
+ * (creation time in ms, then a per-process counter, both fixed-width base 36);
+ * the random part keeps ids unique across processes. Only `[0-9A-Za-z-]` is
+ * used, so an id is safe in a file name on every platform.
+ */
+export function createJobId(executionDate: number): string {
+  const now = Math.max(Date.now(), lastCreatedAt);
+  sequence = now === lastCreatedAt ? sequence + 1 : 0;
+  lastCreatedAt = now;
+  const stamp = now.toString(36).padStart(9, "0") +
+    sequence.toString(36).padStart(4, "0");
+  const random = crypto.getRandomValues(new Uint32Array(1))[0]!
+    .toString(16).padStart(8, "0");
+  return `${formatDateForId(executionDate)}-${stamp}-${random}`;
+}
+
+/** `2024-01-01T12:00:00.000Z` becomes `2024-01-01T12-00-00-000Z`. */
+function formatDateForId(date: number): string {
+  return new Date(date).toISOString().replace(/[:.]/g, "-");
+}
+
+/** Ids as {@linkcode createJobId} makes them; anything else is refused on load. */
+export const JOB_ID_PATTERN: RegExp =
+  /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-z]{13}-[0-9a-f]{8}$/;

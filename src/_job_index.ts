@@ -1,0 +1,99 @@
+import type { Job } from "./job.ts";
+
+/**
+ * The jobs waiting to run, ordered by execution date, then id (which is
+ * creation order for equal dates): a binary min-heap for the order and a map
+ * for membership.
+ * Deleting only drops a job from the map; its heap entry is skipped when it
+ * surfaces, and the heap is rebuilt once stale entries outnumber live ones.
+ */
+export class JobIndex {
+  #heap: Job[] = [];
+  readonly #jobs = new Map<string, Job>();
+
+  /** How many jobs are waiting. */
+  get size(): number {
+    return this.#jobs.size;
+  }
+
+  /** Tells whether a job with this id is waiting. */
+  has(id: string): boolean {
+    return this.#jobs.has(id);
+  }
+
+  /** Adds a job, or replaces the waiting job with the same id. */
+  add(job: Job): void {
+    this.#jobs.set(job.id, job);
+    this.#heap.push(job);
+    this.#siftUp(this.#heap.length - 1);
+  }
+
+  /** Forgets a waiting job. */
+  delete(id: string): void {
+    this.#jobs.delete(id);
+    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#jobs.size) this.#rebuild();
+  }
+
+  /** The first job in order, without removing it. */
+  peek(): Job | undefined {
+    this.#dropStale();
+    return this.#heap[0];
+  }
+
+  /** Removes and returns the first job in order. */
+  pop(): Job | undefined {
+    const job = this.peek();
+    if (job !== undefined) {
+      this.#jobs.delete(job.id);
+      this.#removeRoot();
+    }
+    return job;
+  }
+
+  /** Drops heap entries whose job was deleted or replaced. */
+  #dropStale(): void {
+    while (this.#heap.length > 0 && this.#jobs.get(this.#heap[0]!.id) !== this.#heap[0]) {
+      this.#removeRoot();
+    }
+  }
+
+  #rebuild(): void {
+    this.#heap = [...this.#jobs.values()].sort((a, b) => compare(a, b));
+  }
+
+  #removeRoot(): void {
+    const last = this.#heap.pop()!;
+    if (this.#heap.length === 0) return;
+    this.#heap[0] = last;
+    this.#siftDown(0);
+  }
+
+  #siftUp(index: number): void {
+    const heap = this.#heap;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (compare(heap[parent]!, heap[index]!) <= 0) return;
+      [heap[parent], heap[index]] = [heap[index]!, heap[parent]!];
+      index = parent;
+    }
+  }
+
+  #siftDown(index: number): void {
+    const heap = this.#heap;
+    for (;;) {
+      const left = 2 * index + 1;
+      const right = left + 1;
+      let smallest = index;
+      if (left < heap.length && compare(heap[left]!, heap[smallest]!) < 0) smallest = left;
+      if (right < heap.length && compare(heap[right]!, heap[smallest]!) < 0) smallest = right;
+      if (smallest === index) return;
+      [heap[smallest], heap[index]] = [heap[index]!, heap[smallest]!];
+      index = smallest;
+    }
+  }
+}
+
+function compare(a: Job, b: Job): number {
+  if (a.executionDate !== b.executionDate) return a.executionDate - b.executionDate;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

@@ -1,0 +1,113 @@
+import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
+
+/** The part of the `Deno` namespace this adapter uses. */
+interface DenoFsApi {
+  readTextFile(path: string): Promise<string>;
+  open(
+    path: string,
+    options: {
+      read?: boolean;
+      write?: boolean;
+      create?: boolean;
+      createNew?: boolean;
+      truncate?: boolean;
+    },
+  ): Promise<DenoFile>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  readDir(path: string): AsyncIterable<{ name: string }>;
+  mkdir(path: string, options: { recursive: boolean }): Promise<void>;
+  link(existing: string, newPath: string): Promise<void>;
+}
+
+interface DenoFile {
+  write(data: Uint8Array): Promise<number>;
+  syncData(): Promise<void>;
+  sync(): Promise<void>;
+  close(): void;
+}
+
+/** Reads `Deno` when a method runs, so that importing this file is safe anywhere. */
+function deno(): DenoFsApi {
+  return (globalThis as unknown as { Deno: DenoFsApi }).Deno;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The {@linkcode FileSystemAdapter} on the `Deno` namespace, jobq's choice
+ * under Deno. Deno's errors already carry POSIX codes (`"ENOENT"`, …).
+ *
+ * @example Choosing the adapter explicitly
+ * ```ts
+ * import { DenoFileSystem, JobQueue } from "@x/jobq";
+ *
+ * const queue = new JobQueue({
+ *   directory: await Deno.makeTempDir(),
+ *   fs: new DenoFileSystem(),
+ * });
+ * await queue.dispose();
+ * ```
+ */
+export class DenoFileSystem implements FileSystemAdapter {
+  /** Reads a whole file as UTF-8 text. */
+  readTextFile(path: string): Promise<string> {
+    return deno().readTextFile(path);
+  }
+
+  /** Creates or replaces a file, exclusively and synced when asked. */
+  async writeTextFile(
+    path: string,
+    data: string,
+    options: WriteTextFileOptions = {},
+  ): Promise<void> {
+    const file = await deno().open(path, {
+      write: true,
+      ...(options.createNew ? { createNew: true } : { create: true, truncate: true }),
+    });
+    try {
+      let bytes = encoder.encode(data);
+      while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+      if (options.sync) await file.syncData();
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Renames a file atomically, replacing the target if it exists. */
+  rename(from: string, to: string): Promise<void> {
+    return deno().rename(from, to);
+  }
+
+  /** Removes a file. */
+  remove(path: string): Promise<void> {
+    return deno().remove(path);
+  }
+
+  /** Lists the names of the entries of a directory. */
+  async readDir(path: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const entry of deno().readDir(path)) names.push(entry.name);
+    return names;
+  }
+
+  /** Creates a directory and its parents; succeeds if it exists. */
+  mkdir(path: string): Promise<void> {
+    return deno().mkdir(path, { recursive: true });
+  }
+
+  /** Creates a hard link; fails with `"EEXIST"` if `newPath` exists. */
+  link(existing: string, newPath: string): Promise<void> {
+    return deno().link(existing, newPath);
+  }
+
+  /** Flushes a directory's entries to the disk. */
+  async syncDir(path: string): Promise<void> {
+    const directory = await deno().open(path, { read: true });
+    try {
+      await directory.sync();
+    } finally {
+      directory.close();
+    }
+  }
+}

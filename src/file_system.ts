@@ -1,0 +1,70 @@
+/** Options for {@linkcode FileSystemAdapter.writeTextFile}. */
+export interface WriteTextFileOptions {
+  /**
+   * Fail with an error whose `code` is `"EEXIST"` when the file exists,
+   * atomically (`O_CREAT | O_EXCL`).
+   *
+   * @default {false}
+   */
+  createNew?: boolean;
+  /**
+   * Flush the file's data to the disk (`fsync`) before resolving.
+   *
+   * @default {false}
+   */
+  sync?: boolean;
+}
+
+/**
+ * The few file-system primitives jobq needs. Everything runtime-specific
+ * lives behind this interface; jobq picks the implementation for the running
+ * runtime ({@linkcode DenoFileSystem}, {@linkcode BunFileSystem} or
+ * {@linkcode NodeFileSystem}), and the `fs` option of the queue takes any
+ * other, for example a wrapper that injects faults in tests.
+ *
+ * Errors must carry the POSIX `code` of the failure (`"ENOENT"`,
+ * `"EEXIST"`, `"ENOSPC"`, …), as Node's, Bun's and Deno's own errors do.
+ *
+ * @example A wrapper that counts writes
+ * ```ts
+ * import { type FileSystemAdapter, NodeFileSystem } from "@x/jobq";
+ *
+ * const inner = new NodeFileSystem();
+ * let writes = 0;
+ * const counting: FileSystemAdapter = {
+ *   readTextFile: (path) => inner.readTextFile(path),
+ *   writeTextFile: (path, data, options) => {
+ *     writes++;
+ *     return inner.writeTextFile(path, data, options);
+ *   },
+ *   rename: (from, to) => inner.rename(from, to),
+ *   remove: (path) => inner.remove(path),
+ *   readDir: (path) => inner.readDir(path),
+ *   mkdir: (path) => inner.mkdir(path),
+ *   link: (existing, newPath) => inner.link(existing, newPath),
+ *   syncDir: (path) => inner.syncDir(path),
+ * };
+ * ```
+ */
+export interface FileSystemAdapter {
+  /** Reads a whole file as UTF-8 text. */
+  readTextFile(path: string): Promise<string>;
+  /** Creates or replaces a file with UTF-8 text. */
+  writeTextFile(
+    path: string,
+    data: string,
+    options?: WriteTextFileOptions,
+  ): Promise<void>;
+  /** Renames a file atomically, replacing the target if it exists. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file. */
+  remove(path: string): Promise<void>;
+  /** Lists the names of the entries of a directory. */
+  readDir(path: string): Promise<string[]>;
+  /** Creates a directory and its parents; succeeds if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Creates a hard link; fails with `"EEXIST"` if `newPath` exists. */
+  link(existing: string, newPath: string): Promise<void>;
+  /** Flushes a directory's entries (creations, renames) to the disk. */
+  syncDir(path: string): Promise<void>;
+}

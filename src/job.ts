@@ -1,0 +1,455 @@
+import { createJobId, JOB_ID_PATTERN, MAX_EXECUTION_DATE } from "./_id.ts";
+import { assertJsonFaithful, assertMethodName, describe } from "./_validate.ts";
+
+/**
+ * The states of a job: `NOT_STARTED → IN_PROGRESS → COMPLETED | FAILED`.
+ * Each value equals its name, so it reads the same in code and in job files.
+ *
+ * @example Filtering jobs by state
+ * ```ts
+ * import { JobState } from "@x/jobq";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(JobState.FAILED, "FAILED");
+ * ```
+ */
+export const JobState = {
+  /** Waiting for its execution date or for a free slot. */
+  NOT_STARTED: "NOT_STARTED",
+  /** Claimed by an engine whose handler is running it. */
+  IN_PROGRESS: "IN_PROGRESS",
+  /** Its handler resolved. */
+  COMPLETED: "COMPLETED",
+  /** Its handler threw or rejected, or no handler was registered. */
+  FAILED: "FAILED",
+} as const;
+
+/** One of the {@linkcode JobState} values. */
+export type JobState = typeof JobState[keyof typeof JobState];
+
+const JOB_STATES: ReadonlySet<string> = new Set(Object.values(JobState));
+
+/**
+ * What to run and when: the argument of `scheduleJob`.
+ *
+ * @example A job that runs in five seconds
+ * ```ts
+ * import type { JobSpec } from "@x/jobq";
+ *
+ * const spec: JobSpec = {
+ *   methodName: "sendEmail",
+ *   params: { to: "user@example.com" },
+ *   waitTime: 5000,
+ * };
+ * ```
+ */
+export interface JobSpec {
+  /** The name the handler was registered under. */
+  methodName: string;
+  /**
+   * What the handler receives: an array is spread into its arguments,
+   * anything else is its one argument. Must survive JSON unchanged.
+   */
+  params?: unknown;
+  /**
+   * Milliseconds from now until the job is due. Not with `executionDate`.
+   *
+   * @default {0}
+   */
+  waitTime?: number;
+  /**
+   * When the job is due, in epoch milliseconds or as a `Date`. Not with
+   * `waitTime`. A date in the past means "as soon as possible".
+   *
+   * @default {Date.now()}
+   */
+  executionDate?: number | Date;
+}
+
+const SPEC_KEYS: ReadonlySet<string> = new Set([
+  "methodName",
+  "params",
+  "waitTime",
+  "executionDate",
+]);
+
+/** The last error of a failed job, as stored in its file. */
+export interface JobErrorRecord {
+  /** The error's name, such as `"TypeError"` or `"JobQueueError"`. */
+  name: string;
+  /** The error's message. */
+  message: string;
+  /** The error's stack trace, when it had one. */
+  stack?: string;
+}
+
+/**
+ * A job as stored in its file: plain JSON. The seed's fields (`id`,
+ * `methodName`, `executionDate`, `state`, `params`) plus bookkeeping.
+ *
+ * @example The file of a job that has not run yet
+ * ```ts
+ * import type { JobRecord } from "@x/jobq";
+ *
+ * const record: JobRecord = {
+ *   id: "2024-01-01T12-00-00-000Z-lqwa8x2o0000-0a1b2c3d",
+ *   methodName: "sendEmail",
+ *   executionDate: 1704110400000,
+ *   state: "NOT_STARTED",
+ *   params: { to: "user@example.com" },
+ *   createdAt: 1704110395000,
+ *   attempts: 0,
+ * };
+ * ```
+ */
+export interface JobRecord {
+  /** Unique, file-name safe; sorts by execution date, then creation order. */
+  id: string;
+  /** The handler's name. */
+  methodName: string;
+  /** When the job is due, in epoch milliseconds. */
+  executionDate: number;
+  /** Where the job is in its life. */
+  state: JobState;
+  /** What the handler receives; absent when the job has none. */
+  params?: unknown;
+  /** When the job was scheduled, in epoch milliseconds. */
+  createdAt: number;
+  /** How many times a handler has started on this job. */
+  attempts: number;
+  /** When the last attempt started, in epoch milliseconds. */
+  startedAt?: number;
+  /** When the job completed or failed, in epoch milliseconds. */
+  finishedAt?: number;
+  /** Why the job failed. */
+  error?: JobErrorRecord;
+}
+
+/**
+ * One unit of work: a method name, its params, when it is due and where it is
+ * in its life. Jobs are immutable; the engine makes a new `Job` at each
+ * transition.
+ *
+ * @example Creating a deferred job
+ * ```ts
+ * import { Job } from "@x/jobq";
+ * import assert from "node:assert/strict";
+ *
+ * const job = Job.fromSpec({
+ *   methodName: "processOrder",
+ *   params: { orderId: "12345", userId: "user123" },
+ *   waitTime: 10000,
+ * });
+ * assert.equal(job.state, "NOT_STARTED");
+ * assert.equal(job.isReady(), false);
+ * assert.equal(job.key, `processOrder__${job.id}`);
+ * ```
+ */
+export class Job {
+  /** Unique across processes, safe as a file name; sorts by due date, then creation. */
+  readonly id: string;
+  /** The name of the handler that runs the job. */
+  readonly methodName: string;
+  /** What the handler receives. */
+  readonly params: unknown;
+  /** When the job is due, in epoch milliseconds. */
+  readonly executionDate: number;
+  /** Where the job is in its life. */
+  readonly state: JobState;
+  /** When the job was scheduled, in epoch milliseconds. */
+  readonly createdAt: number;
+  /** How many times a handler has started on this job. */
+  readonly attempts: number;
+  /** When the last attempt started, in epoch milliseconds. */
+  readonly startedAt: number | undefined;
+  /** When the job completed or failed, in epoch milliseconds. */
+  readonly finishedAt: number | undefined;
+  /** Why the job failed, for a failed job. */
+  readonly error: JobErrorRecord | undefined;
+
+  private constructor(record: JobRecord) {
+    this.id = record.id;
+    this.methodName = record.methodName;
+    this.params = record.params;
+    this.executionDate = record.executionDate;
+    this.state = record.state;
+    this.createdAt = record.createdAt;
+    this.attempts = record.attempts;
+    this.startedAt = record.startedAt;
+    this.finishedAt = record.finishedAt;
+    this.error = record.error;
+  }
+
+  /**
+   * Creates a new job from a spec, validating it: a safe method name, params
+   * that JSON carries faithfully, a valid `waitTime` or `executionDate` (not
+   * both). The params are copied, so later changes to the caller's object do
+   * not reach the job.
+   *
+   * @param spec What to run and when.
+   * @param now The current time in epoch milliseconds.
+   * @returns A job in state `NOT_STARTED`.
+   * @throws {TypeError} When the spec is malformed.
+   * @throws {RangeError} When a date or wait time is out of range.
+   *
+   * @example A job due at a given date
+   * ```ts
+   * import { Job } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const job = Job.fromSpec({
+   *   methodName: "sendReport",
+   *   params: { reportType: "monthly" },
+   *   executionDate: new Date("2024-02-01T09:00:00Z"),
+   * });
+   * assert.equal(job.executionDateString, "2024-02-01T09:00:00.000Z");
+   * assert.ok(job.id.startsWith("2024-02-01T09-00-00-000Z-"));
+   * ```
+   */
+  static fromSpec(spec: JobSpec, now: number = Date.now()): Job {
+    if (typeof spec !== "object" || spec === null) {
+      throw new TypeError(
+        `Cannot schedule a job: the spec must be an object like { methodName, params }, but it is ${
+          describe(spec)
+        }`,
+      );
+    }
+    for (const key of Object.keys(spec)) {
+      if (!SPEC_KEYS.has(key)) {
+        throw new TypeError(
+          `Cannot schedule a job: unknown option '${key}'; the options are ${
+            [...SPEC_KEYS].join(", ")
+          }`,
+        );
+      }
+    }
+    assertMethodName(spec.methodName);
+    const executionDate = resolveExecutionDate(spec, now);
+    let params: unknown;
+    if (spec.params !== undefined) {
+      assertJsonFaithful(spec.params);
+      params = JSON.parse(JSON.stringify(spec.params));
+    }
+    return new Job({
+      id: createJobId(executionDate),
+      methodName: spec.methodName,
+      executionDate,
+      state: JobState.NOT_STARTED,
+      ...(params === undefined ? {} : { params }),
+      createdAt: now,
+      attempts: 0,
+    });
+  }
+
+  /**
+   * Rebuilds a job from its stored record, validating every field.
+   *
+   * @param record A value read from a job file.
+   * @returns The job the record describes.
+   * @throws {TypeError} When the record is not a valid job record.
+   *
+   * @example Reading a job back from JSON
+   * ```ts
+   * import { Job } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const job = Job.fromSpec({ methodName: "ping", params: [1, 2] });
+   * const copy = Job.fromJSON(JSON.parse(JSON.stringify(job)));
+   * assert.deepEqual(copy.toJSON(), job.toJSON());
+   * ```
+   */
+  static fromJSON(record: unknown): Job {
+    return new Job(parseRecord(record));
+  }
+
+  /**
+   * `${methodName}__${id}`: the job's file name without `.json`.
+   *
+   * @example
+   * ```ts
+   * import { Job } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const job = Job.fromSpec({ methodName: "sendEmail" });
+   * assert.equal(job.key, "sendEmail__" + job.id);
+   * ```
+   */
+  get key(): string {
+    return `${this.methodName}__${this.id}`;
+  }
+
+  /**
+   * The execution date as an ISO 8601 string.
+   *
+   * @example
+   * ```ts
+   * import { Job } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const job = Job.fromSpec({ methodName: "tick", executionDate: 0 });
+   * assert.equal(job.executionDateString, "1970-01-01T00:00:00.000Z");
+   * ```
+   */
+  get executionDateString(): string {
+    return new Date(this.executionDate).toISOString();
+  }
+
+  /**
+   * Tells whether the job is waiting to run and due.
+   *
+   * @param now The time to compare with, in epoch milliseconds.
+   * @returns `true` if the job is `NOT_STARTED` and its execution date has come.
+   *
+   * @example
+   * ```ts
+   * import { Job } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const job = Job.fromSpec({ methodName: "later", waitTime: 1000 }, 0);
+   * assert.equal(job.isReady(999), false);
+   * assert.equal(job.isReady(1000), true);
+   * ```
+   */
+  isReady(now: number = Date.now()): boolean {
+    return this.state === JobState.NOT_STARTED && this.executionDate <= now;
+  }
+
+  /**
+   * The job's stored form: what its file holds.
+   *
+   * @returns A plain record that `JSON.stringify` writes faithfully.
+   *
+   * @example
+   * ```ts
+   * import { Job } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const job = Job.fromSpec({ methodName: "sendEmail", params: { to: "a@b.c" } });
+   * assert.deepEqual(job.toJSON().params, { to: "a@b.c" });
+   * ```
+   */
+  toJSON(): JobRecord {
+    return {
+      id: this.id,
+      methodName: this.methodName,
+      executionDate: this.executionDate,
+      state: this.state,
+      ...(this.params === undefined ? {} : { params: this.params }),
+      createdAt: this.createdAt,
+      attempts: this.attempts,
+      ...(this.startedAt === undefined ? {} : { startedAt: this.startedAt }),
+      ...(this.finishedAt === undefined ? {} : { finishedAt: this.finishedAt }),
+      ...(this.error === undefined ? {} : { error: this.error }),
+    };
+  }
+}
+
+function resolveExecutionDate(spec: JobSpec, now: number): number {
+  const { waitTime, executionDate } = spec;
+  if (waitTime !== undefined && executionDate !== undefined) {
+    throw new TypeError(
+      "Cannot schedule a job with both 'waitTime' and 'executionDate': pass only one of them",
+    );
+  }
+  let date = now;
+  if (waitTime !== undefined) {
+    if (typeof waitTime !== "number" || !Number.isFinite(waitTime) || waitTime < 0) {
+      throw new RangeError(
+        `Cannot schedule a job as 'waitTime' must be a non-negative number of milliseconds: current value is ${
+          describe(waitTime)
+        }`,
+      );
+    }
+    date = now + waitTime;
+  } else if (executionDate !== undefined) {
+    date = executionDate instanceof Date ? executionDate.getTime() : executionDate;
+    if (typeof date !== "number" || !Number.isFinite(date)) {
+      throw new RangeError(
+        `Cannot schedule a job as 'executionDate' must be a valid Date or epoch milliseconds: current value is ${
+          describe(executionDate instanceof Date ? "Invalid Date" : executionDate)
+        }`,
+      );
+    }
+  }
+  date = Math.floor(date);
+  if (date < 0 || date > MAX_EXECUTION_DATE) {
+    throw new RangeError(
+      `Cannot schedule a job due at ${date} ms: use a date between 1970 and the end of 9999`,
+    );
+  }
+  return date;
+}
+
+function parseRecord(value: unknown): JobRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`Invalid job record: expected an object, got ${describe(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  const id = record.id;
+  if (typeof id !== "string" || !JOB_ID_PATTERN.test(id)) {
+    throw new TypeError(`Invalid job record: 'id' is ${describe(id)}, not a jobq id`);
+  }
+  assertMethodName(record.methodName);
+  const state = record.state;
+  if (typeof state !== "string" || !JOB_STATES.has(state)) {
+    throw new TypeError(
+      `Invalid job record ${id}: 'state' is ${describe(state)}, not one of ${
+        [...JOB_STATES].join(", ")
+      }`,
+    );
+  }
+  const executionDate = expectTime(record, "executionDate");
+  const createdAt = expectTime(record, "createdAt");
+  const attempts = record.attempts;
+  if (typeof attempts !== "number" || !Number.isSafeInteger(attempts) || attempts < 0) {
+    throw new TypeError(
+      `Invalid job record ${id}: 'attempts' is ${describe(attempts)}, not a count`,
+    );
+  }
+  if (record.params !== undefined) assertJsonFaithful(record.params);
+  const startedAt = record.startedAt === undefined ? undefined : expectTime(record, "startedAt");
+  const finishedAt = record.finishedAt === undefined ? undefined : expectTime(record, "finishedAt");
+  const error = record.error === undefined ? undefined : parseErrorRecord(id, record.error);
+  return {
+    id,
+    methodName: record.methodName,
+    executionDate,
+    state: state as JobState,
+    ...(record.params === undefined ? {} : { params: record.params }),
+    createdAt,
+    attempts,
+    ...(startedAt === undefined ? {} : { startedAt }),
+    ...(finishedAt === undefined ? {} : { finishedAt }),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+function expectTime(record: Record<string, unknown>, field: string): number {
+  const value = record[field];
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `Invalid job record ${String(record.id)}: '${field}' is ${
+        describe(value)
+      }, not epoch milliseconds`,
+    );
+  }
+  return value;
+}
+
+function parseErrorRecord(id: string, value: unknown): JobErrorRecord {
+  const error = value as Record<string, unknown> | null;
+  if (
+    typeof error !== "object" || error === null ||
+    typeof error.name !== "string" || typeof error.message !== "string" ||
+    (error.stack !== undefined && typeof error.stack !== "string")
+  ) {
+    throw new TypeError(
+      `Invalid job record ${id}: 'error' must be { name, message, stack? } strings`,
+    );
+  }
+  return {
+    name: error.name,
+    message: error.message,
+    ...(error.stack === undefined ? {} : { stack: error.stack as string }),
+  };
+}

@@ -1,0 +1,313 @@
+import {
+  type JobQueueEventMap,
+  type JobQueueEventName,
+  type JobQueuePayloadMap,
+  toEvent,
+} from "./events.ts";
+import type { Job, JobSpec } from "./job.ts";
+import {
+  type DisposeOptions,
+  type JobHandler,
+  JobQueueEngine,
+  type JobQueueEngineOptions,
+} from "./job_queue_engine.ts";
+
+/**
+ * Options of {@linkcode JobQueue}: those of the engine it creates, or an
+ * engine of your own.
+ *
+ * @example
+ * ```ts
+ * import type { JobQueueOptions } from "@x/jobq";
+ *
+ * const options: JobQueueOptions = { directory: "./jobs", maxConcurrency: 2 };
+ * ```
+ */
+export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "eventListener">> {
+  /**
+   * An engine to use instead of creating one; `directory`, when also given,
+   * must be the engine's, and `maxConcurrency` is applied to it.
+   */
+  engine?: JobQueueEngine;
+}
+
+/**
+ * A persistent background job queue: one JSON file per job in a directory,
+ * handlers registered by method name, deferred execution, a concurrency
+ * limit, and jobs that survive restarts and crashes.
+ *
+ * It is an `EventTarget`: listen with `addEventListener` (typed by
+ * {@linkcode JobQueueEventMap}) or with `on(type, listener)`, which hands the
+ * listener the payload and returns a function that unsubscribes.
+ *
+ * @example The seed's quick start
+ * ```ts
+ * import { JobQueue } from "@x/jobq";
+ *
+ * const queue = new JobQueue({ directory: await Deno.makeTempDir(), maxConcurrency: 2 });
+ * const sent = Promise.withResolvers<void>();
+ * queue.registerJobHandler("sendEmail", async (params) => {
+ *   console.log(`to ${params.to}: ${params.subject}`);
+ *   sent.resolve();
+ * });
+ * queue.on("error", (error) => console.error("Job error:", error));
+ * await queue.scheduleJob({
+ *   methodName: "sendEmail",
+ *   params: { to: "user@example.com", subject: "Hello", body: "Welcome!" },
+ * });
+ * await queue.start();
+ * await sent.promise;
+ * await queue.dispose();
+ * ```
+ */
+export class JobQueue extends EventTarget {
+  readonly #engine: JobQueueEngine;
+  #started: Promise<void> | undefined;
+
+  /**
+   * Creates a queue on a directory; nothing runs until {@linkcode start}.
+   *
+   * @param options The directory, or an engine, and how to work.
+   * @throws {TypeError} When neither `directory` nor `engine` is given, or they disagree.
+   * @throws {RangeError} When a number option is out of range.
+   */
+  constructor(options: JobQueueOptions) {
+    super();
+    const { engine, ...engineOptions } = options ?? {};
+    if (engine === undefined) {
+      this.#engine = new JobQueueEngine({
+        ...engineOptions,
+        directory: engineOptions.directory as string,
+      });
+    } else {
+      if (engineOptions.directory !== undefined && engineOptions.directory !== engine.directory) {
+        throw new TypeError(
+          `Cannot create the queue: 'directory' is ${engineOptions.directory}, but the engine's is ${engine.directory}; pass one of them`,
+        );
+      }
+      if (engineOptions.maxConcurrency !== undefined) {
+        engine.setMaxConcurrency(engineOptions.maxConcurrency);
+      }
+      this.#engine = engine;
+    }
+    this.#engine.listen((name, payload) => this.dispatchEvent(toEvent(name, payload)));
+  }
+
+  /** The engine that does the work, for its lower-level methods. */
+  get engine(): JobQueueEngine {
+    return this.#engine;
+  }
+
+  /**
+   * Registers the function that runs jobs of `methodName`, replacing any
+   * earlier one. Array params are spread into its arguments; anything else
+   * is its one argument.
+   *
+   * @param methodName The name jobs are scheduled under.
+   * @param handler The function that runs them.
+   * @throws {TypeError} When the name is unsafe or the handler is not a function.
+   *
+   * @example A handler with array params
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.registerJobHandler("processBatch", async (...items: string[]) => {
+   *   for (const item of items) console.log(item);
+   * });
+   * await queue.scheduleJob({ methodName: "processBatch", params: ["item1", "item2"] });
+   * await queue.dispose();
+   * ```
+   */
+  registerJobHandler(methodName: string, handler: JobHandler): void {
+    this.#engine.registerJobHandler(methodName, handler);
+  }
+
+  /**
+   * Stores a job: once the promise resolves, its file is on disk. It can be
+   * called before {@linkcode start}; the job then waits for it.
+   *
+   * @param spec What to run and when.
+   * @returns The stored job.
+   * @throws {TypeError} When the spec is malformed; nothing is written.
+   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {JobQueueError} When the file cannot be written or the queue is disposed.
+   *
+   * @example A job for tomorrow
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * const job = await queue.scheduleJob({
+   *   methodName: "sendReminder",
+   *   params: { userId: "123" },
+   *   waitTime: 24 * 60 * 60 * 1000,
+   * });
+   * assert.equal(job.state, "NOT_STARTED");
+   * await queue.dispose();
+   * ```
+   */
+  scheduleJob(spec: JobSpec): Promise<Job> {
+    return this.#engine.scheduleJob(spec);
+  }
+
+  /**
+   * Starts processing: loads the jobs already in the directory (including
+   * those cut short by a crash), then runs due jobs and keeps going until
+   * {@linkcode dispose}. Later calls return the same promise.
+   *
+   * @returns A promise that resolves once processing has begun, and rejects
+   *   when the directory cannot be used.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * await queue.start();
+   * await queue.dispose();
+   * ```
+   */
+  start(): Promise<void> {
+    this.#started ??= this.#engine.startNextJob();
+    return this.#started;
+  }
+
+  /**
+   * Removes the jobs of a method that are not running.
+   *
+   * @param methodName The method whose jobs to remove.
+   * @returns How many jobs were removed.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * await queue.scheduleJob({ methodName: "sendEmail", waitTime: 60_000 });
+   * assert.equal(await queue.removeJobsByMethodName("sendEmail"), 1);
+   * await queue.dispose();
+   * ```
+   */
+  removeJobsByMethodName(methodName: string): Promise<number> {
+    return this.#engine.removeJobsByMethodName(methodName);
+  }
+
+  /**
+   * Reads every job in the directory, in execution-date then creation order.
+   *
+   * @returns The jobs as they are on disk.
+   *
+   * @example Counting failed jobs
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * const failed = (await queue.getAllJobs()).filter((job) => job.state === "FAILED");
+   * console.log(`${failed.length} failed`);
+   * await queue.dispose();
+   * ```
+   */
+  getAllJobs(): Promise<Job[]> {
+    return this.#engine.getAllJobs();
+  }
+
+  /**
+   * Listens for an event and hands the listener its payload: the
+   * `JobQueueError` for `error`, `{ message, info }` for `debug`, the job for
+   * `scheduled`, `started`, `completed` and `failed`.
+   *
+   * @param type The event to listen for.
+   * @param listener Receives the payload of each such event.
+   * @returns A function that removes the listener.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * const off = queue.on("error", (error) => console.error(error.message, error.cause));
+   * off();
+   * await queue.dispose();
+   * ```
+   */
+  on<K extends JobQueueEventName>(
+    type: K,
+    listener: (payload: JobQueuePayloadMap[K]) => void,
+  ): () => void {
+    const forward = (event: Event) =>
+      listener((event as JobQueueEventMap[K]).payload as JobQueuePayloadMap[K]);
+    this.addEventListener(type, forward);
+    return () => this.removeEventListener(type, forward);
+  }
+
+  /**
+   * Adds a typed listener for one of the queue's events.
+   *
+   * @param type The event to listen for.
+   * @param listener Receives the event.
+   * @param options As for `EventTarget.addEventListener`.
+   */
+  override addEventListener<K extends keyof JobQueueEventMap>(
+    type: K,
+    listener: ((event: JobQueueEventMap[K]) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Adds a listener for any event type.
+   *
+   * @param type The event to listen for.
+   * @param listener Receives the event.
+   * @param options As for `EventTarget.addEventListener`.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  /**
+   * Stops starting jobs, waits for running handlers (up to `timeout`, then
+   * aborts their signals) and lets go of the directory. No timer is left
+   * afterwards, so the process can exit.
+   *
+   * @param options How long to wait for running handlers.
+   * @returns A promise that resolves when the queue has stopped.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * await queue.start();
+   * await queue.dispose({ timeout: 5000 });
+   * ```
+   */
+  dispose(options?: DisposeOptions): Promise<void> {
+    return this.#engine.dispose(options);
+  }
+
+  /**
+   * Disposes the queue at the end of an `await using` block.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * await using queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * await queue.start();
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}

@@ -1,0 +1,666 @@
+import { defaultFileSystem } from "./_default_file_system.ts";
+import { createEngineId, FileJobStore } from "./_file_job_store.ts";
+import { JobIndex } from "./_job_index.ts";
+import type { JobStore } from "./_job_store.ts";
+import { assertMethodName } from "./_validate.ts";
+import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
+import type { FileSystemAdapter } from "./file_system.ts";
+import { Job, type JobErrorRecord, type JobSpec, JobState } from "./job.ts";
+import { runWithJobContext } from "./job_context.ts";
+import { JobQueueError } from "./job_queue_error.ts";
+import { LockingQueue } from "./locking_queue.ts";
+
+/**
+ * A function that runs jobs of one method. Array params are spread into its
+ * arguments (`handler(...params)`), anything else is its one argument
+ * (`handler(params)`). It completes the job by resolving and fails it by
+ * throwing or rejecting. {@linkcode jobContext} gives it the job, the
+ * attempt number and an `AbortSignal`.
+ *
+ * @example
+ * ```ts
+ * import type { JobHandler } from "@x/jobq";
+ *
+ * const sendEmail: JobHandler = async (params: { to: string }) => {
+ *   console.log(`sending to ${params.to}`);
+ * };
+ * ```
+ */
+// deno-lint-ignore no-explicit-any -- params are whatever was scheduled; typed queues narrow them
+export type JobHandler = (...params: any[]) => unknown;
+
+/**
+ * Options of {@linkcode JobQueueEngine}.
+ *
+ * @example
+ * ```ts
+ * import type { JobQueueEngineOptions } from "@x/jobq";
+ *
+ * const options: JobQueueEngineOptions = { directory: "./jobs", maxConcurrency: 3 };
+ * ```
+ */
+export interface JobQueueEngineOptions {
+  /** The directory that holds the job files; created if missing. */
+  directory: string;
+  /**
+   * How many handlers may run at once in this engine.
+   *
+   * @default {1}
+   */
+  maxConcurrency?: number;
+  /**
+   * Serialises file operations on one job within the process.
+   *
+   * @default {new LockingQueue()}
+   */
+  lockingQueue?: LockingQueue;
+  /** Receives every event: `error`, `debug` and each job transition. */
+  eventListener?: JobQueueEventListener;
+  /**
+   * The file-system adapter.
+   *
+   * @default {the adapter for the running runtime}
+   */
+  fs?: FileSystemAdapter;
+  /**
+   * Flush each job file and its directory to the disk (fsync) before a write
+   * resolves, so that a scheduled job survives a power loss, not only a
+   * crash. Turning it off makes writes several times faster.
+   *
+   * @default {true}
+   */
+  fsync?: boolean;
+  /**
+   * How often, in ms, the engine looks in the directory for jobs written by
+   * other processes and for claims left by dead ones.
+   *
+   * @default {1000}
+   */
+  pollInterval?: number;
+  /**
+   * How long, in ms, an engine may go without a heartbeat before other
+   * engines take its claims back and run its jobs again. Engines on the same
+   * host whose process is gone are recovered at once.
+   *
+   * @default {30000}
+   */
+  claimTimeout?: number;
+}
+
+/**
+ * Options of {@linkcode JobQueueEngine.dispose}.
+ *
+ * @example
+ * ```ts
+ * import type { DisposeOptions } from "@x/jobq";
+ *
+ * const options: DisposeOptions = { timeout: 10_000 };
+ * ```
+ */
+export interface DisposeOptions {
+  /**
+   * How long, in ms, to wait for running handlers before aborting their
+   * signals. A job whose handler then rejects is not failed: it is given back
+   * and runs again on the next start.
+   *
+   * @default {Infinity}
+   */
+  timeout?: number;
+}
+
+/** How a handler's run ended. */
+type Outcome =
+  | { readonly kind: "completed" }
+  | { readonly kind: "failed"; readonly error: unknown }
+  | { readonly kind: "interrupted" };
+
+/** `setTimeout` fires at once for delays beyond 2^31−1 ms: longer waits are split. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * The core of jobq: stores jobs as files, keeps the pending ones in an
+ * in-memory index ordered by execution date, starts them when due with one
+ * timer for the next one, and never runs more than `maxConcurrency` at once.
+ * Engines in one process or in several may share a directory: every run is
+ * claimed atomically, and a dead engine's claims are recovered.
+ *
+ * Most programs use {@linkcode JobQueue}, which wraps an engine with events.
+ *
+ * @example Processing jobs with an engine
+ * ```ts
+ * import { JobQueueEngine } from "@x/jobq";
+ * import assert from "node:assert/strict";
+ *
+ * const engine = new JobQueueEngine({
+ *   directory: await Deno.makeTempDir(),
+ *   maxConcurrency: 3,
+ *   eventListener: (eventName, event) => console.log(`${eventName}:`, event),
+ * });
+ * const done = Promise.withResolvers<unknown>();
+ * engine.registerJobHandler("processData", async (params: unknown) => {
+ *   done.resolve(params);
+ * });
+ * await engine.load();
+ * await engine.startNextJob();
+ * await engine.scheduleJob({ methodName: "processData", params: { n: 1 } });
+ * assert.deepEqual(await done.promise, { n: 1 });
+ * await engine.dispose();
+ * ```
+ */
+export class JobQueueEngine {
+  readonly #directory: string;
+  readonly #store: JobStore;
+  readonly #lockingQueue: LockingQueue;
+  readonly #pollInterval: number;
+  readonly #heartbeatInterval: number;
+  readonly #listeners = new Set<JobQueueEventListener>();
+  readonly #handlers = new Map<string, JobHandler>();
+  /** Jobs waiting to run here. */
+  readonly #pending = new JobIndex();
+  /** Jobs another engine holds, retried when their claim disappears. */
+  readonly #heldElsewhere = new Map<string, Job>();
+  /** Jobs being claimed or run here, by id. */
+  readonly #running = new Map<string, Promise<void>>();
+  /** Abort controllers of the running handlers. */
+  readonly #controllers = new Set<AbortController>();
+  #maxConcurrency: number;
+  #opened: Promise<void> | undefined;
+  #loaded: Promise<void> | undefined;
+  #processing = false;
+  #disposed: Promise<void> | undefined;
+  #dueTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The poll or heartbeat under way, awaited by dispose(). */
+  #maintenance: Promise<void> = Promise.resolve();
+
+  /**
+   * Creates an engine; nothing touches the disk until the first operation.
+   *
+   * @param options The directory and how to work on it.
+   * @throws {TypeError} When `directory` is missing.
+   * @throws {RangeError} When a number option is out of range.
+   */
+  constructor(options: JobQueueEngineOptions) {
+    if (typeof options?.directory !== "string" || options.directory === "") {
+      throw new TypeError(
+        "Cannot create a job queue without a directory: pass { directory: '/path/to/jobs' }",
+      );
+    }
+    this.#directory = options.directory;
+    this.#maxConcurrency = validateConcurrency(options.maxConcurrency ?? 1);
+    this.#pollInterval = validatePositive("pollInterval", options.pollInterval ?? 1000);
+    const claimTimeout = validatePositive("claimTimeout", options.claimTimeout ?? 30_000);
+    this.#heartbeatInterval = claimTimeout / 3;
+    this.#lockingQueue = options.lockingQueue ?? new LockingQueue();
+    if (options.eventListener !== undefined) this.#listeners.add(options.eventListener);
+    this.#store = new FileJobStore({
+      directory: options.directory,
+      fs: options.fs ?? defaultFileSystem(),
+      fsync: options.fsync ?? true,
+      claimTimeout,
+      engineId: createEngineId(),
+      report: (error) => this.#emit("error", error),
+    });
+  }
+
+  /** The directory that holds the job files. */
+  get directory(): string {
+    return this.#directory;
+  }
+
+  /** Whether as many handlers are running as `maxConcurrency` allows. */
+  get hasReachedMaxConcurrency(): boolean {
+    return this.#running.size >= this.#maxConcurrency;
+  }
+
+  /**
+   * Changes how many handlers may run at once, with immediate effect: a
+   * higher limit starts waiting jobs now; a lower one lets running handlers
+   * finish and starts no more until the count is below it.
+   *
+   * @param maxConcurrency A positive integer, or `Infinity`.
+   * @throws {RangeError} When `maxConcurrency` is not a positive integer.
+   */
+  setMaxConcurrency(maxConcurrency: number): void {
+    this.#maxConcurrency = validateConcurrency(maxConcurrency);
+    this.#pump();
+  }
+
+  /**
+   * Adds a listener for every event of this engine.
+   *
+   * @param listener Receives each event's name and payload.
+   * @returns A function that removes the listener.
+   */
+  listen(listener: JobQueueEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Registers the function that runs jobs of `methodName`, replacing any
+   * earlier one.
+   *
+   * @param methodName The name jobs are scheduled under.
+   * @param handler The function that runs them.
+   * @throws {TypeError} When the name is unsafe or the handler is not a function.
+   */
+  registerJobHandler(methodName: string, handler: JobHandler): void {
+    assertMethodName(methodName);
+    if (typeof handler !== "function") {
+      throw new TypeError(
+        `Cannot register the handler of '${methodName}': it must be a function`,
+      );
+    }
+    this.#handlers.set(methodName, handler);
+    this.#pump();
+  }
+
+  /**
+   * Reads the directory: recovers the claims of dead engines, and indexes
+   * every job that is waiting or was cut short by a crash. Unreadable files
+   * are set aside and reported as `error` events. Runs once; later calls
+   * resolve with the first.
+   */
+  load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      await this.#open();
+      await this.#store.recover();
+      await this.#poll();
+      this.#emit("debug", { message: "loaded jobs", info: { count: this.#pending.size } });
+    })();
+    return this.#loaded;
+  }
+
+  /**
+   * Starts processing: loads the directory if that has not happened, then
+   * starts due jobs up to the concurrency limit. From then on the engine
+   * keeps going by itself: a finished job, a newly scheduled one or the due
+   * timer starts the next, and the directory is polled for jobs written by
+   * other processes.
+   */
+  async startNextJob(): Promise<void> {
+    this.#assertNotDisposed("start processing");
+    await this.load();
+    if (this.#disposed !== undefined || this.#processing) {
+      this.#pump();
+      return;
+    }
+    this.#processing = true;
+    this.#schedulePoll();
+    this.#scheduleHeartbeat();
+    this.#pump();
+  }
+
+  /**
+   * Validates a job spec, writes the job's file and indexes the job. Once the
+   * promise resolves, the job is on disk (and flushed to it, with `fsync`).
+   *
+   * @param spec What to run and when.
+   * @returns The stored job.
+   * @throws {TypeError} When the spec is malformed; nothing is written.
+   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {JobQueueError} When the file cannot be written or the engine is disposed.
+   */
+  async scheduleJob(spec: JobSpec): Promise<Job> {
+    this.#assertNotDisposed("schedule a job");
+    const job = Job.fromSpec(spec);
+    await this.#open();
+    await this.#store.add(job);
+    this.#pending.add(job);
+    this.#emit("scheduled", job);
+    this.#emit("debug", { message: "scheduled job", info: { job } });
+    this.#pump();
+    return job;
+  }
+
+  /**
+   * Reads every job file in the directory, in id order (execution date, then
+   * creation). Unreadable files are set aside and reported.
+   *
+   * @returns The jobs as they are on disk.
+   */
+  async getAllJobs(): Promise<Job[]> {
+    await this.#open();
+    return await this.#store.list();
+  }
+
+  /**
+   * Removes the jobs of a method that are not running; a running one finishes
+   * and keeps its file.
+   *
+   * @param methodName The method whose jobs to remove.
+   * @returns How many jobs were removed.
+   */
+  async removeJobsByMethodName(methodName: string): Promise<number> {
+    assertMethodName(methodName);
+    await this.#open();
+    let removed = 0;
+    for (const job of await this.#store.list()) {
+      if (job.methodName !== methodName || this.#running.has(job.id)) continue;
+      if (await this.#lockingQueue.run(job.id, () => this.#store.remove(job))) {
+        this.#pending.delete(job.id);
+        this.#heldElsewhere.delete(job.id);
+        removed++;
+      }
+    }
+    this.#emit("debug", { message: "removed jobs", info: { count: removed } });
+    return removed;
+  }
+
+  /**
+   * Stops starting jobs at once, waits for running handlers to settle and
+   * their outcome to be written, then lets go of the directory. Afterwards no
+   * timer is left and `scheduleJob` rejects. Later calls return the same
+   * promise.
+   *
+   * @param options How long to wait for running handlers.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   */
+  dispose(options: DisposeOptions = {}): Promise<void> {
+    const timeout = options.timeout ?? Infinity;
+    if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
+      throw new RangeError(
+        `Cannot dispose as 'timeout' must be a non-negative number of milliseconds: current value is ${
+          String(timeout)
+        }`,
+      );
+    }
+    this.#disposed ??= (async () => {
+      this.#processing = false;
+      clearTimeout(this.#dueTimer);
+      clearTimeout(this.#pollTimer);
+      clearTimeout(this.#heartbeatTimer);
+      await this.#maintenance;
+      await this.#settleRunning(timeout);
+      if (this.#opened !== undefined) {
+        await this.#opened.then(() => this.#store.close()).catch((error) => this.#emitError(error));
+      }
+    })();
+    return this.#disposed;
+  }
+
+  /** Waits for running jobs; past `timeout`, aborts their handlers' signals. */
+  async #settleRunning(timeout: number): Promise<void> {
+    const settled = (async () => {
+      while (this.#running.size > 0) await Promise.all(this.#running.values());
+    })();
+    if (timeout !== Infinity) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([settled, new Promise((resolve) => timer = setTimeout(resolve, timeout))]);
+      clearTimeout(timer);
+      const reason = new JobQueueError("The job queue is shutting down: the job will run again");
+      for (const controller of this.#controllers) controller.abort(reason);
+    }
+    await settled;
+  }
+
+  /** Opens the store once; a failed open is retried by the next call. */
+  #open(): Promise<void> {
+    this.#opened ??= this.#store.open().catch((error) => {
+      this.#opened = undefined;
+      throw error;
+    });
+    return this.#opened;
+  }
+
+  /** Starts due jobs while there is room, then sets the timer for the next. */
+  #pump(): void {
+    if (!this.#processing) return;
+    const now = Date.now();
+    while (this.#running.size < this.#maxConcurrency) {
+      const next = this.#pending.peek();
+      if (next === undefined || next.executionDate > now) break;
+      this.#pending.pop();
+      this.#start(next);
+    }
+    this.#armDueTimer(now);
+  }
+
+  #armDueTimer(now: number): void {
+    clearTimeout(this.#dueTimer);
+    this.#dueTimer = undefined;
+    const next = this.#pending.peek();
+    if (next === undefined || this.#running.size >= this.#maxConcurrency) return;
+    // A timer may fire a little early; #pump() checks the clock and re-arms.
+    const delay = Math.min(Math.max(next.executionDate - now, 0), MAX_TIMER_DELAY);
+    this.#dueTimer = setTimeout(() => this.#pump(), delay);
+  }
+
+  #start(job: Job): void {
+    const run = this.#run(job).finally(() => {
+      this.#running.delete(job.id);
+      this.#pump();
+    });
+    this.#running.set(job.id, run);
+  }
+
+  /** Claims, runs and records one job; reports instead of rejecting. */
+  async #run(job: Job): Promise<void> {
+    let claimed: Job;
+    try {
+      const claim = await this.#lockingQueue.run(job.id, () => this.#store.claim(job));
+      if (claim.kind === "busy") this.#heldElsewhere.set(job.id, job);
+      if (claim.kind !== "claimed") return;
+      claimed = claim.job;
+    } catch (error) {
+      this.#emitError(error);
+      this.#retryLater(job);
+      return;
+    }
+    if (!this.#processing) {
+      await this.#giveBack(claimed);
+      return;
+    }
+    this.#emit("debug", { message: "starting job", info: { job: claimed } });
+    this.#emit("started", claimed);
+    const outcome = await this.#invoke(claimed);
+    if (outcome.kind === "interrupted") {
+      await this.#giveBack(claimed);
+      return;
+    }
+    try {
+      if (outcome.kind === "completed") {
+        const completed = await this.#lockingQueue.run(
+          job.id,
+          () => this.#store.complete(claimed),
+        );
+        this.#emit("debug", { message: "completed job", info: { job: completed } });
+        this.#emit("completed", completed);
+      } else {
+        const failed = await this.#lockingQueue.run(
+          job.id,
+          () => this.#store.fail(claimed, toErrorRecord(outcome.error)),
+        );
+        this.#emit("debug", { message: "failed job", info: { job: failed } });
+        this.#emit("failed", failed);
+        this.#emit("error", this.#failureError(failed, outcome.error));
+      }
+    } catch (error) {
+      // The outcome could not be written: give the job back so that it runs
+      // again rather than staying claimed until this process exits.
+      this.#emitError(error);
+      await this.#giveBack(claimed);
+    }
+  }
+
+  /** Runs the job's handler and tells how that ended; never rejects. */
+  async #invoke(job: Job): Promise<Outcome> {
+    const handler = this.#handlers.get(job.methodName);
+    if (handler === undefined) {
+      const error = new JobQueueError(
+        `No handler is registered for method '${job.methodName}': register one with ` +
+          `registerJobHandler('${job.methodName}', handler), then retry job ${job.id}`,
+        { info: { job } },
+      );
+      return { kind: "failed", error };
+    }
+    const controller = new AbortController();
+    this.#controllers.add(controller);
+    const args = Array.isArray(job.params)
+      ? job.params
+      : job.params === undefined
+      ? []
+      : [job.params];
+    try {
+      await runWithJobContext(
+        { job, attempt: job.attempts, signal: controller.signal },
+        () => handler(...args),
+      );
+      return { kind: "completed" };
+    } catch (error) {
+      // Aborted by dispose(): the job did not fail, it was cut short.
+      if (controller.signal.aborted) return { kind: "interrupted" };
+      return { kind: "failed", error };
+    } finally {
+      this.#controllers.delete(controller);
+    }
+  }
+
+  #failureError(job: Job, failure: unknown): JobQueueError {
+    if (failure instanceof JobQueueError) {
+      return new JobQueueError(failure.message, {
+        ...(failure.cause === undefined ? {} : { cause: failure.cause }),
+        info: { job },
+      });
+    }
+    return new JobQueueError(
+      `Job ${job.key} failed: ${toErrorRecord(failure).message}`,
+      { cause: failure, info: { job } },
+    );
+  }
+
+  /** Releases a claimed job unrun so that it runs again; reports failures. */
+  async #giveBack(job: Job): Promise<void> {
+    try {
+      await this.#lockingQueue.run(job.id, () => this.#store.release(job));
+    } catch (error) {
+      this.#emitError(error);
+    }
+    this.#retryLater(job);
+  }
+
+  /** Puts a job back in the index, due after one poll interval, for transient faults. */
+  #retryLater(job: Job): void {
+    if (this.#disposed !== undefined) return;
+    const retry = Job.fromJSON({
+      ...job.toJSON(),
+      state: JobState.NOT_STARTED,
+      executionDate: Math.max(job.executionDate, Date.now() + this.#pollInterval),
+    });
+    // The id keeps its place in the order; only the due time moves.
+    this.#pending.add(retry);
+    this.#pump();
+  }
+
+  #schedulePoll(): void {
+    this.#pollTimer = setTimeout(() => {
+      this.#maintenance = this.#store.recover()
+        .then(() => this.#poll())
+        .catch((error) => this.#emitError(error))
+        .finally(() => {
+          if (this.#processing) this.#schedulePoll();
+        });
+    }, this.#pollInterval);
+  }
+
+  #scheduleHeartbeat(): void {
+    this.#heartbeatTimer = setTimeout(() => {
+      this.#maintenance = this.#store.heartbeat()
+        .catch((error) => this.#emitError(error))
+        .finally(() => {
+          if (this.#processing) this.#scheduleHeartbeat();
+        });
+    }, this.#heartbeatInterval);
+  }
+
+  /** Brings the index up to date with the directory. */
+  async #poll(): Promise<void> {
+    const { added, removed, claimed } = await this.#store.poll();
+    for (const job of added) {
+      if (isWaiting(job) && !this.#running.has(job.id)) this.#pending.add(job);
+    }
+    for (const id of removed) {
+      this.#pending.delete(id);
+      this.#heldElsewhere.delete(id);
+    }
+    for (const [id, job] of this.#heldElsewhere) {
+      if (!claimed.has(id)) {
+        this.#heldElsewhere.delete(id);
+        this.#pending.add(job);
+      }
+    }
+    this.#pump();
+  }
+
+  #assertNotDisposed(action: string): void {
+    if (this.#disposed !== undefined) {
+      throw new JobQueueError(
+        `Cannot ${action}: this queue has been disposed; create a new one`,
+      );
+    }
+  }
+
+  #emitError(error: unknown): void {
+    this.#emit(
+      "error",
+      error instanceof JobQueueError
+        ? error
+        : new JobQueueError(`Unexpected error: ${toErrorRecord(error).message}`, {
+          cause: error,
+        }),
+    );
+  }
+
+  #emit<K extends JobQueueEventName>(name: K, payload: JobQueuePayloadMap[K]): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(name, payload);
+      } catch (error) {
+        // A listener's bug must not break the engine's bookkeeping; surface
+        // it the way EventTarget does, as an uncaught error.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+function isWaiting(job: Job): boolean {
+  return job.state === JobState.NOT_STARTED || job.state === JobState.IN_PROGRESS;
+}
+
+function toErrorRecord(error: unknown): JobErrorRecord {
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: error.message,
+      ...(error.stack === undefined ? {} : { stack: error.stack }),
+    };
+  }
+  return { name: "Error", message: String(error) };
+}
+
+function validateConcurrency(value: number): number {
+  if (!(value === Infinity || (Number.isSafeInteger(value) && value >= 1))) {
+    throw new RangeError(
+      `Cannot set 'maxConcurrency' as it must be a positive integer or Infinity: current value is ${
+        String(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+function validatePositive(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot set '${name}' as it must be a positive number of milliseconds: current value is ${
+        String(value)
+      }`,
+    );
+  }
+  return value;
+}

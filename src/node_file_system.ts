@@ -1,0 +1,74 @@
+import * as fs from "node:fs/promises";
+import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
+
+/**
+ * The {@linkcode FileSystemAdapter} on `node:fs/promises`, jobq's choice under
+ * Node. It works under Deno and Bun too, through their Node compatibility.
+ *
+ * @example Choosing the adapter explicitly
+ * ```ts
+ * import { JobQueue, NodeFileSystem } from "@x/jobq";
+ *
+ * const queue = new JobQueue({
+ *   directory: await Deno.makeTempDir(),
+ *   fs: new NodeFileSystem(),
+ * });
+ * await queue.dispose();
+ * ```
+ */
+export class NodeFileSystem implements FileSystemAdapter {
+  /** Reads a whole file as UTF-8 text. */
+  readTextFile(path: string): Promise<string> {
+    return fs.readFile(path, "utf8");
+  }
+
+  /** Creates or replaces a file, exclusively and synced when asked. */
+  async writeTextFile(
+    path: string,
+    data: string,
+    options: WriteTextFileOptions = {},
+  ): Promise<void> {
+    const file = await fs.open(path, options.createNew ? "wx" : "w");
+    try {
+      await file.writeFile(data, "utf8");
+      if (options.sync) await file.datasync();
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Renames a file atomically, replacing the target if it exists. */
+  rename(from: string, to: string): Promise<void> {
+    return fs.rename(from, to);
+  }
+
+  /** Removes a file. */
+  remove(path: string): Promise<void> {
+    return fs.unlink(path);
+  }
+
+  /** Lists the names of the entries of a directory. */
+  readDir(path: string): Promise<string[]> {
+    return fs.readdir(path);
+  }
+
+  /** Creates a directory and its parents; succeeds if it exists. */
+  async mkdir(path: string): Promise<void> {
+    await fs.mkdir(path, { recursive: true });
+  }
+
+  /** Creates a hard link; fails with `"EEXIST"` if `newPath` exists. */
+  link(existing: string, newPath: string): Promise<void> {
+    return fs.link(existing, newPath);
+  }
+
+  /** Flushes a directory's entries to the disk. */
+  async syncDir(path: string): Promise<void> {
+    const directory = await fs.open(path, "r");
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
+  }
+}
