@@ -2,7 +2,7 @@ import { basename, dirname, join } from "node:path";
 import { mapLimit } from "./_async.ts";
 import { isAlreadyExists, isNotFound } from "./_fs_errors.ts";
 import type { ClaimResult, JobStore, PollResult } from "./_job_store.ts";
-import { isProcessAlive, processIdentity } from "./_process_identity.ts";
+import process from "node:process";
 import type { FileSystemAdapter } from "./file_system.ts";
 import { Job, type JobErrorRecord, type JobRecord, JobState } from "./job.ts";
 import { JobQueueError } from "./job_queue_error.ts";
@@ -71,6 +71,8 @@ export class FileJobStore implements JobStore {
   readonly #engineId: string;
   readonly #report: (error: JobQueueError) => void;
   readonly #startedAt = Date.now();
+  /** This host's name, when the adapter can tell it. */
+  readonly #hostname: string | undefined;
   /** Job file names seen by poll() or written here, to read only new ones. */
   readonly #knownFiles = new Set<string>();
   /** Unreadable claim files and when they were first seen. */
@@ -88,6 +90,7 @@ export class FileJobStore implements JobStore {
     this.#claimTimeout = options.claimTimeout;
     this.#engineId = options.engineId;
     this.#report = options.report;
+    this.#hostname = options.fs.hostname?.();
   }
 
   async open(): Promise<void> {
@@ -219,8 +222,12 @@ export class FileJobStore implements JobStore {
     // Claims are listed before engines: an engine registers before it claims,
     // so a claim whose engine is missing from the later listing is an orphan.
     const claimNames = (await this.#listDirectory(this.#claims)).filter(isJobFileName);
-    if (claimNames.length === 0) return 0;
     const engines = await this.#readEngines();
+    for (const engine of engines.values()) {
+      if (!this.#isEngineAlive(engine.engineId, engine)) {
+        await this.#removeIfExists(this.#enginePath(engine.engineId));
+      }
+    }
     let recovered = 0;
     for (const name of claimNames) {
       const path = join(this.#claims, name);
@@ -237,11 +244,10 @@ export class FileJobStore implements JobStore {
 
   async heartbeat(): Promise<void> {
     const path = this.#enginePath(this.#engineId);
-    const { pid, hostname } = processIdentity();
     const record: EngineRecord = {
       engineId: this.#engineId,
-      pid,
-      hostname,
+      pid: process.pid,
+      hostname: this.#hostname,
       startedAt: this.#startedAt,
       heartbeatAt: Date.now(),
     };
@@ -388,11 +394,11 @@ export class FileJobStore implements JobStore {
   #isEngineAlive(engineId: string, engine: EngineRecord | undefined): boolean {
     if (enginesInThisProcess.has(engineId)) return true;
     if (engine === undefined) return false;
-    const self = processIdentity();
-    if (self.hostname !== undefined && engine.hostname === self.hostname) {
+    if (this.#hostname !== undefined && engine.hostname === this.#hostname) {
       // Same host: a dead pid, or this very pid (reused after a restart) for
       // an engine this process does not run, is proof enough.
-      if (engine.pid === self.pid || !isProcessAlive(engine.pid)) return false;
+      if (engine.pid === process.pid) return false;
+      if (this.#fs.isProcessAlive?.(engine.pid) === false) return false;
     }
     return Date.now() - engine.heartbeatAt <= this.#claimTimeout;
   }

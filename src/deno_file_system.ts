@@ -1,3 +1,4 @@
+import { processMayExist } from "./_process_exists.ts";
 import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
 
 /** The part of the `Deno` namespace this adapter uses. */
@@ -18,6 +19,12 @@ interface DenoFsApi {
   readDir(path: string): AsyncIterable<{ name: string }>;
   mkdir(path: string, options: { recursive: boolean }): Promise<void>;
   link(existing: string, newPath: string): Promise<void>;
+  hostname(): string;
+  permissions: {
+    querySync(descriptor: { name: "sys"; kind: "hostname" } | { name: "run" }): {
+      state: "granted" | "denied" | "prompt";
+    };
+  };
 }
 
 interface DenoFile {
@@ -109,5 +116,23 @@ export class DenoFileSystem implements FileSystemAdapter {
     } finally {
       directory.close();
     }
+  }
+
+  /**
+   * This host's name, when `--allow-sys` grants it. The permission is
+   * queried first: a library must never make Deno prompt.
+   */
+  hostname(): string | undefined {
+    const { state } = deno().permissions.querySync({ name: "sys", kind: "hostname" });
+    return state === "granted" ? deno().hostname() : undefined;
+  }
+
+  /**
+   * Whether a process may be alive. Asking needs `--allow-run`; without it
+   * the answer is "maybe", and claims are recovered by lease instead.
+   */
+  isProcessAlive(pid: number): boolean {
+    if (deno().permissions.querySync({ name: "run" }).state !== "granted") return true;
+    return processMayExist(pid);
   }
 }

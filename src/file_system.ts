@@ -16,8 +16,9 @@ export interface WriteTextFileOptions {
 }
 
 /**
- * The few file-system primitives jobq needs. Everything runtime-specific
- * lives behind this interface; jobq picks the implementation for the running
+ * The few file-system primitives jobq needs, and two optional questions about
+ * processes on this host. Everything runtime-specific lives behind this
+ * interface; jobq picks the implementation for the running
  * runtime ({@linkcode DenoFileSystem}, {@linkcode BunFileSystem} or
  * {@linkcode NodeFileSystem}), and the `fs` option of the queue takes any
  * other, for example a wrapper that injects faults in tests.
@@ -67,4 +68,16 @@ export interface FileSystemAdapter {
   link(existing: string, newPath: string): Promise<void>;
   /** Flushes a directory's entries (creations, renames) to the disk. */
   syncDir(path: string): Promise<void>;
+  /**
+   * This host's name, or `undefined` when the runtime may not read it. With
+   * {@linkcode isProcessAlive}, it lets an engine recover the claims of a
+   * crashed process on the same host at once instead of after
+   * `claimTimeout`. Without it, claims are recovered by lease only.
+   */
+  hostname?(): string | undefined;
+  /**
+   * Whether the process `pid` on this host may be alive: `false` only when
+   * it surely is not. Must not prompt or throw; answer `true` when unsure.
+   */
+  isProcessAlive?(pid: number): boolean;
 }

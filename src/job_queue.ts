@@ -170,7 +170,10 @@ export class JobQueue extends EventTarget {
    * ```
    */
   start(): Promise<void> {
-    this.#started ??= this.#engine.startNextJob();
+    this.#started ??= this.#engine.startNextJob().catch((error) => {
+      this.#started = undefined;
+      throw error;
+    });
     return this.#started;
   }
 

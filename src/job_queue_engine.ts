@@ -1,3 +1,4 @@
+import * as nodeTimers from "node:timers";
 import { defaultFileSystem } from "./_default_file_system.ts";
 import { createEngineId, FileJobStore } from "./_file_job_store.ts";
 import { JobIndex } from "./_job_index.ts";
@@ -170,9 +171,9 @@ export class JobQueueEngine {
   #disposed: Promise<void> | undefined;
   #dueTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
-  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The poll or heartbeat under way, awaited by dispose(). */
-  #maintenance: Promise<void> = Promise.resolve();
+  #heartbeatTimer: ReturnType<typeof nodeTimers.setTimeout> | undefined;
+  /** Polls and heartbeats under way, awaited by dispose(). */
+  readonly #maintenance = new Set<Promise<void>>();
 
   /**
    * Creates an engine; nothing touches the disk until the first operation.
@@ -269,7 +270,10 @@ export class JobQueueEngine {
       await this.#store.recover();
       await this.#poll();
       this.#emit("debug", { message: "loaded jobs", info: { count: this.#pending.size } });
-    })();
+    })().catch((error) => {
+      this.#loaded = undefined;
+      throw error;
+    });
     return this.#loaded;
   }
 
@@ -289,7 +293,6 @@ export class JobQueueEngine {
     }
     this.#processing = true;
     this.#schedulePoll();
-    this.#scheduleHeartbeat();
     this.#pump();
   }
 
@@ -371,8 +374,8 @@ export class JobQueueEngine {
       this.#processing = false;
       clearTimeout(this.#dueTimer);
       clearTimeout(this.#pollTimer);
-      clearTimeout(this.#heartbeatTimer);
-      await this.#maintenance;
+      nodeTimers.clearTimeout(this.#heartbeatTimer);
+      await Promise.all(this.#maintenance);
       await this.#settleRunning(timeout);
       if (this.#opened !== undefined) {
         await this.#opened.then(() => this.#store.close()).catch((error) => this.#emitError(error));
@@ -396,12 +399,18 @@ export class JobQueueEngine {
     await settled;
   }
 
-  /** Opens the store once; a failed open is retried by the next call. */
+  /**
+   * Opens the store once, then keeps this engine's heartbeat going until
+   * dispose(); a failed open is retried by the next call.
+   */
   #open(): Promise<void> {
-    this.#opened ??= this.#store.open().catch((error) => {
-      this.#opened = undefined;
-      throw error;
-    });
+    this.#opened ??= this.#store.open().then(
+      () => this.#scheduleHeartbeat(),
+      (error) => {
+        this.#opened = undefined;
+        throw error;
+      },
+    );
     return this.#opened;
   }
 
@@ -554,32 +563,44 @@ export class JobQueueEngine {
     this.#pump();
   }
 
+  /** Polls the directory while processing; this timer keeps the process alive. */
   #schedulePoll(): void {
     this.#pollTimer = setTimeout(() => {
-      this.#maintenance = this.#store.recover()
-        .then(() => this.#poll())
-        .catch((error) => this.#emitError(error))
-        .finally(() => {
-          if (this.#processing) this.#schedulePoll();
-        });
+      this.#maintain(async () => {
+        await this.#store.recover();
+        await this.#poll();
+      }).then(() => {
+        if (this.#processing) this.#schedulePoll();
+      });
     }, this.#pollInterval);
   }
 
+  /**
+   * Refreshes the heartbeat while the engine is open. The timer is unref'd:
+   * a queue that only schedules jobs must not keep its process alive.
+   */
   #scheduleHeartbeat(): void {
-    this.#heartbeatTimer = setTimeout(() => {
-      this.#maintenance = this.#store.heartbeat()
-        .catch((error) => this.#emitError(error))
-        .finally(() => {
-          if (this.#processing) this.#scheduleHeartbeat();
-        });
-    }, this.#heartbeatInterval);
+    if (this.#disposed !== undefined) return;
+    // node:timers, because only its timers can be unref'd in every runtime.
+    this.#heartbeatTimer = nodeTimers.setTimeout(() => {
+      this.#maintain(() => this.#store.heartbeat()).then(() => this.#scheduleHeartbeat());
+    }, this.#heartbeatInterval).unref();
+  }
+
+  /** Runs background work that dispose() waits for; reports its failure. */
+  #maintain(task: () => Promise<void>): Promise<void> {
+    const run = task().catch((error) => this.#emitError(error));
+    this.#maintenance.add(run);
+    return run.finally(() => this.#maintenance.delete(run));
   }
 
   /** Brings the index up to date with the directory. */
   async #poll(): Promise<void> {
     const { added, removed, claimed } = await this.#store.poll();
     for (const job of added) {
-      if (isWaiting(job) && !this.#running.has(job.id)) this.#pending.add(job);
+      if (!isWaiting(job) || this.#running.has(job.id)) continue;
+      if (claimed.has(job.id)) this.#heldElsewhere.set(job.id, job);
+      else this.#pending.add(job);
     }
     for (const id of removed) {
       this.#pending.delete(id);

@@ -1,4 +1,6 @@
 import * as fs from "node:fs/promises";
+import { hostname } from "node:os";
+import { processMayExist } from "./_process_exists.ts";
 import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
 
 /**
@@ -70,5 +72,15 @@ export class NodeFileSystem implements FileSystemAdapter {
     } finally {
       await directory.close();
     }
+  }
+
+  /** This host's name. */
+  hostname(): string | undefined {
+    return hostname();
+  }
+
+  /** Whether a process may be alive: only "no such process" (`ESRCH`) says no. */
+  isProcessAlive(pid: number): boolean {
+    return processMayExist(pid);
   }
 }
