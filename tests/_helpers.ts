@@ -1,0 +1,141 @@
+/**
+ * Shared test helpers. Tests import jobq only through `../mod.ts`: under Node
+ * they run compiled, against the npm build.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { JobQueue, JobQueueEventName, JobQueuePayloadMap } from "../mod.ts";
+
+/** The runtime running the tests. */
+export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
+  ? "deno"
+  : "Bun" in globalThis
+  ? "bun"
+  : "node";
+
+/** Runs `test` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir<T>(test: (directory: string) => Promise<T>): Promise<T> {
+  const directory = await mkdtemp(join(tmpdir(), "jobq-test-"));
+  try {
+    return await test(directory);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Resolves with the payload of the next `type` event of `queue` for which
+ * `predicate` holds; rejects after `timeout` ms so that a broken test fails
+ * instead of hanging.
+ */
+export function nextEvent<K extends JobQueueEventName>(
+  queue: JobQueue,
+  type: K,
+  predicate: (payload: JobQueuePayloadMap[K]) => boolean = () => true,
+  timeout = 10_000,
+): Promise<JobQueuePayloadMap[K]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`No '${type}' event within ${timeout} ms`));
+    }, timeout);
+    const off = queue.on(type, (payload) => {
+      if (!predicate(payload)) return;
+      clearTimeout(timer);
+      off();
+      resolve(payload);
+    });
+  });
+}
+
+/**
+ * Resolves with the payloads of the next `count` `type` events of `queue`;
+ * rejects after `timeout` ms.
+ */
+export function collectEvents<K extends JobQueueEventName>(
+  queue: JobQueue,
+  type: K,
+  count: number,
+  timeout = 10_000,
+): Promise<JobQueuePayloadMap[K][]> {
+  const payloads: JobQueuePayloadMap[K][] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`Only ${payloads.length} of ${count} '${type}' events within ${timeout} ms`));
+    }, timeout);
+    const off = queue.on(type, (payload) => {
+      payloads.push(payload);
+      if (payloads.length < count) return;
+      clearTimeout(timer);
+      off();
+      resolve(payloads);
+    });
+  });
+}
+
+/** A child process running a fixture from `tests/fixtures/`, with its output. */
+export interface Fixture {
+  readonly child: ChildProcess;
+  /** Everything the child printed on stdout so far. */
+  readonly stdout: () => string;
+  /** Resolves once stdout contains `text`; rejects if the child exits first or after `timeout` ms. */
+  waitForOutput(text: string, timeout?: number): Promise<void>;
+  /** Resolves with the exit code and signal once the child has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `tests/fixtures/<name>` in a new process of the runtime running the
+ * tests (the compiled `.js` under Node, the `.ts` source under Deno and Bun).
+ */
+export function spawnFixture(name: string, args: string[] = []): Fixture {
+  const extension = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+  const path = fileURLToPath(new URL(`./fixtures/${name}${extension}`, import.meta.url));
+  const runtimeArgs = runtime === "deno" ? ["run", "-A", path, ...args] : [path, ...args];
+  const child = spawn(process.execPath, runtimeArgs, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  const listeners = new Set<() => void>();
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+    for (const listener of listeners) listener();
+  });
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve) => child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    stdout: () => stdout,
+    exited,
+    waitForOutput(text, timeout = 20_000) {
+      return new Promise<void>((resolve, reject) => {
+        const done = (error?: Error) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve();
+        };
+        const check = () => {
+          if (stdout.includes(text)) done();
+        };
+        const timer = setTimeout(
+          () => done(new Error(`No '${text}' from ${name} within ${timeout} ms; stderr: ${stderr}`)),
+          timeout,
+        );
+        listeners.add(check);
+        exited.then(({ code, signal }) => {
+          if (!stdout.includes(text)) {
+            done(new Error(`${name} exited (${code ?? signal}) before '${text}'; stderr: ${stderr}`));
+          }
+        });
+        check();
+      });
+    },
+  };
+}
