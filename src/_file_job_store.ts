@@ -169,7 +169,13 @@ export class FileJobStore implements JobStore {
       state: JobState.NOT_STARTED,
       attempts: Math.max(0, job.attempts - 1),
     });
-    await this.#settle(released, "Cannot give the job back");
+    try {
+      await this.#writeJob(released, "Cannot give the job back");
+    } finally {
+      // Even if the file cannot be rewritten, the claim must go: the file
+      // still says IN_PROGRESS, which any engine may run once unclaimed.
+      await this.#dropClaim(job);
+    }
     return released;
   }
 

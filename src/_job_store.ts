@@ -37,7 +37,10 @@ export interface JobStore {
   complete(job: Job): Promise<Job>;
   /** Records a claimed job as failed with `error` and drops the claim. */
   fail(job: Job, error: JobErrorRecord): Promise<Job>;
-  /** Gives a claimed job back unrun, as `NOT_STARTED`, and drops the claim. */
+  /**
+   * Gives a claimed job back unrun, as `NOT_STARTED` without counting the
+   * attempt; drops the claim even when the file cannot be rewritten.
+   */
   release(job: Job): Promise<Job>;
   /** Removes a job that no engine holds; `false` if it is held or gone. */
   remove(job: Job): Promise<boolean>;
