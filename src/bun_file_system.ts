@@ -4,7 +4,7 @@ import { NodeFileSystem } from "./node_file_system.ts";
 /** The part of the `Bun` namespace this adapter uses. */
 interface BunApi {
   file(path: string): { text(): Promise<string> };
-  write(path: string, data: string): Promise<number>;
+  write(path: string, data: string, options: { createPath: boolean }): Promise<number>;
 }
 
 /** Reads `Bun` when a method runs, so that importing this file is safe anywhere. */
@@ -40,6 +40,7 @@ export class BunFileSystem extends NodeFileSystem {
     if (options.createNew || options.sync) {
       return super.writeTextFile(path, data, options);
     }
-    await bun().write(path, data);
+    // createPath: false, so that a deleted directory fails as on Node and Deno.
+    await bun().write(path, data, { createPath: false });
   }
 }

@@ -353,21 +353,21 @@ function resolveExecutionDate(spec: JobSpec, now: number): number {
   }
   let date = now;
   if (waitTime !== undefined) {
-    if (typeof waitTime !== "number" || !Number.isFinite(waitTime) || waitTime < 0) {
-      throw new RangeError(
-        `Cannot schedule a job as 'waitTime' must be a non-negative number of milliseconds: current value is ${
-          describe(waitTime)
-        }`,
-      );
+    const problem = "'waitTime' must be a non-negative number of milliseconds";
+    if (typeof waitTime !== "number") throw new TypeError(invalidDate(problem, waitTime));
+    if (!Number.isFinite(waitTime) || waitTime < 0) {
+      throw new RangeError(invalidDate(problem, waitTime));
     }
     date = now + waitTime;
   } else if (executionDate !== undefined) {
+    const problem = "'executionDate' must be a valid Date or epoch milliseconds";
+    if (typeof executionDate !== "number" && !(executionDate instanceof Date)) {
+      throw new TypeError(invalidDate(problem, executionDate));
+    }
     date = executionDate instanceof Date ? executionDate.getTime() : executionDate;
-    if (typeof date !== "number" || !Number.isFinite(date)) {
+    if (!Number.isFinite(date)) {
       throw new RangeError(
-        `Cannot schedule a job as 'executionDate' must be a valid Date or epoch milliseconds: current value is ${
-          describe(executionDate instanceof Date ? "Invalid Date" : executionDate)
-        }`,
+        invalidDate(problem, executionDate instanceof Date ? "Invalid Date" : executionDate),
       );
     }
   }
@@ -378,6 +378,10 @@ function resolveExecutionDate(spec: JobSpec, now: number): number {
     );
   }
   return date;
+}
+
+function invalidDate(problem: string, value: unknown): string {
+  return `Cannot schedule a job as ${problem}: current value is ${describe(value)}`;
 }
 
 function parseRecord(value: unknown): JobRecord {
