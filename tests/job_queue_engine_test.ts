@@ -309,6 +309,34 @@ describe("JobQueueEngine: timing", () => {
       });
     });
   });
+  test("a job due beyond setTimeout's limit is waited for with one clamped timer, not a busy loop", async () => {
+    // setTimeout fires at once for delays above 2^31-1 ms; an engine that
+    // passed such a delay would wake up over and over until the job is due.
+    const realSetTimeout = globalThis.setTimeout;
+    const delays: number[] = [];
+    globalThis.setTimeout = ((handler: () => void, delay?: number) => {
+      delays.push(delay ?? 0);
+      return realSetTimeout(handler, delay);
+    }) as typeof setTimeout;
+    try {
+      await withTempDir(async (directory) => {
+        await withEngine(directory, {}, async (engine) => {
+          engine.registerJobHandler("run", () => {});
+          await engine.scheduleJob({ methodName: "run", executionDate: Date.now() + 2 ** 32 });
+          await engine.startNextJob();
+          await delay(200);
+        });
+      });
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    const longest = Math.max(...delays);
+    assert.equal(longest, 2 ** 31 - 1, "the due timer is clamped to setTimeout's limit");
+    assert.ok(
+      delays.filter((delay) => delay === longest).length <= 2,
+      `the clamped timer was armed ${delays.length} times in 200 ms`,
+    );
+  });
 });
 
 describe("JobQueueEngine: several engines", () => {
