@@ -75,6 +75,8 @@ export class FileJobStore implements JobStore {
   readonly #hostname: string | undefined;
   /** Job file names seen by poll() or written here, to read only new ones. */
   readonly #knownFiles = new Set<string>();
+  /** Job file names that could not be read, reported once until readable again. */
+  readonly #unreadableJobs = new Set<string>();
   /** Unreadable claim files and when they were first seen. */
   readonly #unreadableClaims = new Map<string, number>();
   #tempCounter = 0;
@@ -320,17 +322,28 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Reads and validates a job file. A file that is gone yields `undefined`;
-   * one that cannot be read as the job its name promises is set aside and
-   * reported, and yields `undefined` too.
+   * Reads and validates a job file. A file that is gone yields `undefined`.
+   * One whose content is not the job its name promises is set aside and
+   * reported. One that cannot be read at all (a directory, no permission)
+   * may recover, so it stays where it is, is reported once and skipped.
    */
   async #readJob(name: string): Promise<Job | undefined> {
     let text: string;
     try {
       text = await this.#fs.readTextFile(this.#jobPath(name));
+      this.#unreadableJobs.delete(name);
     } catch (cause) {
       if (isNotFound(cause)) return undefined;
-      throw this.#error(`Cannot read job file ${name}`, cause);
+      if (!this.#unreadableJobs.has(name)) {
+        this.#unreadableJobs.add(name);
+        this.#report(this.#error(
+          `Cannot read job file ${name}, so it is skipped until it can be read`,
+          cause,
+          undefined,
+          this.#jobPath(name),
+        ));
+      }
+      return undefined;
     }
     try {
       const job = Job.fromJSON(JSON.parse(text));
@@ -493,7 +506,7 @@ export class FileJobStore implements JobStore {
     return new JobQueueError(
       `${what}: ${
         messageOf(cause)
-      }; check that ${this.#directory} is writable and its disk has space`,
+      }; check the permissions of ${this.#directory} and the space on its disk`,
       { cause, info: { ...(job && { job }), ...(file && { file }) } },
     );
   }
