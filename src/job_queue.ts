@@ -45,10 +45,11 @@ export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "ev
  * import { JobQueue } from "@x/jobq";
  *
  * const queue = new JobQueue({ directory: await Deno.makeTempDir(), maxConcurrency: 2 });
- * const sent = Promise.withResolvers<void>();
+ * let sent!: () => void;
+ * const done = new Promise<void>((resolve) => sent = resolve);
  * queue.registerJobHandler("sendEmail", async (params) => {
  *   console.log(`to ${params.to}: ${params.subject}`);
- *   sent.resolve();
+ *   sent();
  * });
  * queue.on("error", (error) => console.error("Job error:", error));
  * await queue.scheduleJob({
@@ -56,7 +57,7 @@ export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "ev
  *   params: { to: "user@example.com", subject: "Hello", body: "Welcome!" },
  * });
  * await queue.start();
- * await sent.promise;
+ * await done;
  * await queue.dispose();
  * ```
  */
@@ -256,7 +257,7 @@ export class JobQueue extends EventTarget {
   override addEventListener<K extends keyof JobQueueEventMap>(
     type: K,
     listener: ((event: JobQueueEventMap[K]) => void) | null,
-    options?: boolean | AddEventListenerOptions,
+    options?: Parameters<EventTarget["addEventListener"]>[2],
   ): void;
   /**
    * Adds a listener for any event type.
@@ -267,15 +268,47 @@ export class JobQueue extends EventTarget {
    */
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
+    listener: Parameters<EventTarget["addEventListener"]>[1],
+    options?: Parameters<EventTarget["addEventListener"]>[2],
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
+    listener: Parameters<EventTarget["addEventListener"]>[1],
+    options?: Parameters<EventTarget["addEventListener"]>[2],
   ): void {
     super.addEventListener(type, listener, options);
+  }
+
+  /**
+   * Removes a typed listener added with `addEventListener`.
+   *
+   * @param type The event it listens for.
+   * @param listener The listener to remove.
+   * @param options As for `EventTarget.removeEventListener`.
+   */
+  override removeEventListener<K extends keyof JobQueueEventMap>(
+    type: K,
+    listener: ((event: JobQueueEventMap[K]) => void) | null,
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
+  ): void;
+  /**
+   * Removes a listener for any event type.
+   *
+   * @param type The event it listens for.
+   * @param listener The listener to remove.
+   * @param options As for `EventTarget.removeEventListener`.
+   */
+  override removeEventListener(
+    type: string,
+    listener: Parameters<EventTarget["removeEventListener"]>[1],
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: Parameters<EventTarget["removeEventListener"]>[1],
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
+  ): void {
+    super.removeEventListener(type, listener, options);
   }
 
   /**

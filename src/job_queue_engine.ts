@@ -137,14 +137,15 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
  *   maxConcurrency: 3,
  *   eventListener: (eventName, event) => console.log(`${eventName}:`, event),
  * });
- * const done = Promise.withResolvers<unknown>();
+ * let processed!: (params: unknown) => void;
+ * const done = new Promise((resolve) => processed = resolve);
  * engine.registerJobHandler("processData", async (params: unknown) => {
- *   done.resolve(params);
+ *   processed(params);
  * });
  * await engine.load();
  * await engine.startNextJob();
  * await engine.scheduleJob({ methodName: "processData", params: { n: 1 } });
- * assert.deepEqual(await done.promise, { n: 1 });
+ * assert.deepEqual(await done, { n: 1 });
  * await engine.dispose();
  * ```
  */

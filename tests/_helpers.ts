@@ -17,6 +17,19 @@ export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
   ? "bun"
   : "node";
 
+/** A promise with its resolve function outside (Node 20 lacks `Promise.withResolvers`). */
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T) => void;
+}
+
+/** Creates a {@linkcode Deferred}. */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => resolve = settle);
+  return { promise, resolve };
+}
+
 /** Runs `test` with a fresh temporary directory, removed afterwards. */
 export async function withTempDir<T>(test: (directory: string) => Promise<T>): Promise<T> {
   const directory = await mkdtemp(join(tmpdir(), "jobq-test-"));
@@ -66,7 +79,9 @@ export function collectEvents<K extends JobQueueEventName>(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`Only ${payloads.length} of ${count} '${type}' events within ${timeout} ms`));
+      reject(
+        new Error(`Only ${payloads.length} of ${count} '${type}' events within ${timeout} ms`),
+      );
     }, timeout);
     const off = queue.on(type, (payload) => {
       payloads.push(payload);
@@ -125,13 +140,16 @@ export function spawnFixture(name: string, args: string[] = []): Fixture {
           if (stdout.includes(text)) done();
         };
         const timer = setTimeout(
-          () => done(new Error(`No '${text}' from ${name} within ${timeout} ms; stderr: ${stderr}`)),
+          () =>
+            done(new Error(`No '${text}' from ${name} within ${timeout} ms; stderr: ${stderr}`)),
           timeout,
         );
         listeners.add(check);
         exited.then(({ code, signal }) => {
           if (!stdout.includes(text)) {
-            done(new Error(`${name} exited (${code ?? signal}) before '${text}'; stderr: ${stderr}`));
+            done(
+              new Error(`${name} exited (${code ?? signal}) before '${text}'; stderr: ${stderr}`),
+            );
           }
         });
         check();

@@ -17,7 +17,7 @@ import {
   type JobRecord,
   JobState,
 } from "../mod.ts";
-import { withTempDir } from "./_helpers.ts";
+import { type Deferred, deferred, withTempDir } from "./_helpers.ts";
 
 type EngineOptions = Omit<JobQueueEngineOptions, "directory">;
 
@@ -67,11 +67,11 @@ function engineEvents<K extends JobQueueEventName>(
 
 /** Promises that handlers wait on, opened by name from the test. */
 class Gates {
-  readonly #gates = new Map<string, PromiseWithResolvers<void>>();
+  readonly #gates = new Map<string, Deferred<void>>();
 
-  #gate(name: string): PromiseWithResolvers<void> {
+  #gate(name: string): Deferred<void> {
     let gate = this.#gates.get(name);
-    if (gate === undefined) this.#gates.set(name, gate = Promise.withResolvers<void>());
+    if (gate === undefined) this.#gates.set(name, gate = deferred<void>());
     return gate;
   }
 
@@ -274,7 +274,7 @@ describe("JobQueueEngine: timing", () => {
   test("a deferred job starts once its execution date has come, not before", async () => {
     await withTempDir(async (directory) => {
       await withEngine(directory, {}, async (engine) => {
-        const ran = Promise.withResolvers<number>();
+        const ran = deferred<number>();
         engine.registerJobHandler("later", () => ran.resolve(Date.now()));
         await engine.startNextJob();
         const started = engineEvents(engine, "started");
@@ -505,7 +505,7 @@ describe("JobQueueEngine: loading", () => {
       await writeFile(join(directory, `${job.key}.json`), JSON.stringify(record));
 
       await withEngine(directory, {}, async (engine) => {
-        const ran = Promise.withResolvers<unknown>();
+        const ran = deferred<unknown>();
         engine.registerJobHandler("resume", (params) => ran.resolve(params));
         const started = engineEvents(engine, "started");
         const completed = engineEvents(engine, "completed");

@@ -21,7 +21,7 @@ import {
   type JobRecord,
   JobState,
 } from "../mod.ts";
-import { collectEvents, nextEvent, withTempDir } from "./_helpers.ts";
+import { collectEvents, deferred, nextEvent, withTempDir } from "./_helpers.ts";
 
 /** Runs `test` with a started-or-not queue on a fresh directory, disposed afterwards. */
 async function withQueue(
@@ -280,7 +280,7 @@ describe("JobQueue: shutdown", () => {
   test("dispose() resolves after running handlers settle and their outcome is written", async () => {
     await withTempDir(async (directory) => {
       const queue = new JobQueue({ directory, fsync: false });
-      const release = Promise.withResolvers<void>();
+      const release = deferred<void>();
       queue.registerJobHandler("slow", () => release.promise);
       const started = nextEvent(queue, "started");
       const job = await queue.scheduleJob({ methodName: "slow" });
@@ -355,7 +355,7 @@ describe("JobQueue: shutdown", () => {
       // The interrupted job runs when a queue next starts on the directory.
       const next = new JobQueue({ directory, fsync: false });
       try {
-        const ran = Promise.withResolvers<{ params: unknown; attempt: number }>();
+        const ran = deferred<{ params: unknown; attempt: number }>();
         next.registerJobHandler("endless", (params) => {
           ran.resolve({ params, attempt: jobContext().attempt });
         });
@@ -374,7 +374,7 @@ describe("JobQueue: shutdown", () => {
 describe("JobQueue: job context", () => {
   test("jobContext() gives a handler its job, attempt and signal, even after an await", async () => {
     await withQueue({}, async (queue) => {
-      const seen = Promise.withResolvers<{ before: JobContext; after: JobContext }>();
+      const seen = deferred<{ before: JobContext; after: JobContext }>();
       queue.registerJobHandler("introspect", async () => {
         const before = jobContext();
         await delay(1);
@@ -404,7 +404,7 @@ describe("JobQueue: options", () => {
       const queue = new JobQueue({ engine, directory });
       try {
         assert.equal(queue.engine, engine);
-        const ran = Promise.withResolvers<unknown>();
+        const ran = deferred<unknown>();
         engine.registerJobHandler("viaEngine", (params) => ran.resolve(params));
         const completed = nextEvent(queue, "completed");
         const job = await queue.scheduleJob({ methodName: "viaEngine", params: "x" });

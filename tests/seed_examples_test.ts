@@ -17,7 +17,7 @@ import {
   JobState,
   LockingQueue,
 } from "../mod.ts";
-import { nextEvent, withTempDir } from "./_helpers.ts";
+import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
 
 /** A stand-in for a service function: records each call's arguments. */
 interface Stub<R> {
@@ -86,7 +86,7 @@ async function readRecord(directory: string, job: Job): Promise<JobRecord> {
  */
 async function runAtOnce(queue: JobQueue, count: number): Promise<void> {
   let running = 0;
-  const allRunning = Promise.withResolvers<void>();
+  const allRunning = deferred<void>();
   queue.registerJobHandler("hold", async () => {
     if (++running === count) allRunning.resolve();
     await allRunning.promise;
@@ -433,7 +433,7 @@ describe("the seed's configuration examples", () => {
         fsync: false,
       });
 
-      const done = Promise.withResolvers<void>();
+      const done = deferred<void>();
       engine.registerJobHandler("ping", () => done.resolve());
       try {
         await engine.scheduleJob({ methodName: "ping" });

@@ -1,0 +1,326 @@
+/**
+ * The one test command: static checks, the suite under Deno (with the JSDoc
+ * examples), under Bun, and under Node against the npm build, then the npm
+ * package's file list. Runs one step at a time and stops at the first
+ * failure; ends with one line per runtime and the total.
+ *
+ * Needs only Node and npm besides Deno: Bun and TypeScript come from npm.
+ *
+ * Usage: `deno task test`
+ *
+ * @module
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const deno = Deno.execPath();
+/** A step that runs this long is hung (a leaked timer or handle, most likely): stop it. */
+const STEP_TIMEOUT_MS = 5 * 60_000;
+/** How long a stopped step gets to exit after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 10_000;
+
+/** Test counts of one run of a runtime's test runner. */
+interface Counts {
+  passed: number;
+  failed: number;
+  /** The runner's own summary, for the report. */
+  summary: string;
+}
+
+/** Counts by runtime, in the order the runtimes ran. */
+const results = new Map<string, Counts[]>();
+/** Failed steps that report no test counts (a lint error, a crash): each counts as one failure. */
+let uncountedFailures = 0;
+const started = performance.now();
+
+/** Ends the run: a failure message (when there is one), the summary, the exit code. */
+class StepFailure extends Error {
+  override name = "StepFailure";
+}
+
+interface RunOptions {
+  /** Capture the output (still shown as it comes) to read the test counts from it. */
+  capture?: boolean;
+  /** Show the captured stdout. */
+  echo?: boolean;
+  cwd?: string;
+}
+
+interface RunResult {
+  code: number;
+  /** What the step printed on stdout, when captured. */
+  stdout: string;
+  /** Its stdout, then its stderr, when captured. */
+  output: string;
+  timedOut: boolean;
+}
+
+/** Runs one step with no stdin, shows its output and how long it took. */
+async function run(
+  label: string,
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  console.log(`\n=== ${label}`);
+  const stepStarted = performance.now();
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd ?? root,
+    stdin: "null",
+    stdout: options.capture ? "piped" : "inherit",
+    stderr: options.capture ? "piped" : "inherit",
+  }).spawn();
+  let timedOut = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stepTimer = setTimeout(() => {
+    timedOut = true;
+    kill(child, "SIGTERM");
+    killTimer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
+  }, STEP_TIMEOUT_MS);
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const pumps = options.capture
+    ? [
+      tee(child.stdout, options.echo === false ? undefined : Deno.stdout, stdout),
+      tee(child.stderr, Deno.stderr, stderr),
+    ]
+    : [];
+  const [status] = await Promise.all([child.status, ...pumps]);
+  clearTimeout(stepTimer);
+  clearTimeout(killTimer);
+  const seconds = ((performance.now() - stepStarted) / 1000).toFixed(1);
+  console.log(`--- ${label}: exit code ${status.code} after ${seconds} s`);
+  return {
+    code: status.code,
+    stdout: stdout.join(""),
+    output: `${stdout.join("")}\n${stderr.join("")}`,
+    timedOut,
+  };
+}
+
+function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // It has exited already.
+  }
+}
+
+/** Copies `stream` to `sink` (if any) as it comes, and its text to `chunks`. */
+async function tee(
+  stream: ReadableStream<Uint8Array>,
+  sink: { write(data: Uint8Array): Promise<number> } | undefined,
+  chunks: string[],
+): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    for (let written = 0; sink !== undefined && written < chunk.length;) {
+      written += await sink.write(chunk.subarray(written));
+    }
+    chunks.push(decoder.decode(chunk, { stream: true }));
+  }
+}
+
+function failureReason(label: string, result: RunResult): string {
+  return result.timedOut
+    ? `${label} was stopped after ${STEP_TIMEOUT_MS / 1000} s: something hung ` +
+      "(a timer, a child process or a handle left open keeps a runner alive)"
+    : `${label} failed with exit code ${result.code}; its output is above`;
+}
+
+/** Runs a step that must exit with 0. */
+async function check(label: string, command: string, args: string[]): Promise<void> {
+  const result = await run(label, command, args);
+  if (result.code !== 0) {
+    uncountedFailures++;
+    throw new StepFailure(failureReason(label, result));
+  }
+}
+
+/** Runs a test runner, records its counts, and fails the run when it failed. */
+async function testRun(
+  runtime: string,
+  label: string,
+  command: string,
+  args: string[],
+  parse: (output: string) => Counts | undefined,
+): Promise<void> {
+  const result = await run(label, command, args, { capture: true });
+  // Colors are off when the output is piped, unless FORCE_COLOR asks for them.
+  // deno-lint-ignore no-control-regex -- ESC starts the color codes to strip
+  const counts = parse(result.output.replace(/\x1b\[[0-9;]*m/g, ""));
+  if (counts !== undefined) results.set(runtime, [...results.get(runtime) ?? [], counts]);
+  if (result.code === 0 && counts === undefined) {
+    uncountedFailures++;
+    throw new StepFailure(
+      `${label} passed but printed no test counts: is the runner's output new?`,
+    );
+  }
+  if (result.code !== 0) {
+    if (counts === undefined || counts.failed === 0) uncountedFailures++;
+    throw new StepFailure(failureReason(label, result));
+  }
+}
+
+/** The last match of `pattern` (global) in `text`. */
+function lastMatch(text: string, pattern: RegExp): RegExpMatchArray | undefined {
+  return [...text.matchAll(pattern)].at(-1);
+}
+
+/**
+ * Deno runs each node:test `describe()` as a test and the tests inside it as
+ * steps, and reports both ("3 passed (12 steps)"): both are counted.
+ */
+function parseDeno(output: string): Counts | undefined {
+  const match = lastMatch(
+    output,
+    /^(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?.*$/gm,
+  );
+  if (match === undefined) return undefined;
+  const [summary, passed, passedSteps, failed, failedSteps] = match;
+  return {
+    passed: Number(passed) + Number(passedSteps ?? 0),
+    failed: Number(failed) + Number(failedSteps ?? 0),
+    summary,
+  };
+}
+
+function parseBun(output: string): Counts | undefined {
+  const passed = lastMatch(output, /^\s*(\d+) pass$/gm)?.[1];
+  const failed = lastMatch(output, /^\s*(\d+) fail$/gm)?.[1];
+  const ran = lastMatch(output, /^Ran \d+ tests? across \d+ files?\..*$/gm)?.[0];
+  if (passed === undefined || failed === undefined) return undefined;
+  return { passed: Number(passed), failed: Number(failed), summary: ran ?? "" };
+}
+
+/** Node's spec reporter ends with "ℹ pass N", "ℹ fail N", "ℹ cancelled N" lines. */
+function parseNode(output: string): Counts | undefined {
+  const count = (name: string) => lastMatch(output, new RegExp(`^ℹ ${name} (\\d+)$`, "gm"))?.[1];
+  const [tests, passed, failed, cancelled] = ["tests", "pass", "fail", "cancelled"].map(count);
+  if (passed === undefined || failed === undefined) return undefined;
+  return {
+    passed: Number(passed),
+    failed: Number(failed) + Number(cancelled ?? 0),
+    summary: `tests ${tests}, pass ${passed}, fail ${failed}, cancelled ${cancelled ?? 0}`,
+  };
+}
+
+/** `npm pack --dry-run` must list the package's JavaScript, declarations and documents only. */
+async function checkPackContents(): Promise<void> {
+  const label = "npm pack --dry-run (in npm/)";
+  const result = await run(label, "npm", ["pack", "--dry-run", "--json"], {
+    capture: true,
+    echo: false,
+    cwd: join(root, "npm"),
+  });
+  if (result.code !== 0) {
+    uncountedFailures++;
+    throw new StepFailure(failureReason(label, result));
+  }
+  const [pack] = JSON.parse(result.stdout) as [{ files: { path: string }[]; size: number }];
+  const paths = pack.files.map((file) => file.path).sort();
+  console.log(paths.join("\n"));
+  const allowed = /^(?:package\.json|README\.md|LICENSE|esm\/.+\.(?:js|d\.ts))$/;
+  const testFile = /(?:^|\/)(?:tests?|fixtures)\/|[._]test\./;
+  const problems = [
+    ...paths.filter((path) => testFile.test(path) || !allowed.test(path))
+      .map((path) => `${testFile.test(path) ? "test file" : "not needed by users"}: ${path}`),
+    ...["package.json", "README.md", "LICENSE", "esm/mod.js", "esm/mod.d.ts"]
+      .filter((path) => !paths.includes(path)).map((path) => `missing: ${path}`),
+  ];
+  if (problems.length > 0) {
+    uncountedFailures++;
+    throw new StepFailure(`The npm package's file list is wrong:\n  ${problems.join("\n  ")}`);
+  }
+  console.log(
+    `npm pack lists ${paths.length} files (${(pack.size / 1024).toFixed(1)} kB packed), ` +
+      "no test files",
+  );
+}
+
+async function main(): Promise<void> {
+  // (a) Static checks and JSR readiness.
+  await check("deno fmt --check", deno, ["fmt", "--check"]);
+  await check("deno lint", deno, ["lint"]);
+  await check("deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]);
+  await check("deno check mod.ts tests/ scripts/", deno, ["check", "mod.ts", "tests/", "scripts/"]);
+  await check("deno publish --dry-run --allow-dirty", deno, [
+    "publish",
+    "--dry-run",
+    "--allow-dirty",
+  ]);
+
+  // (b) Deno: the suite, then the JSDoc examples.
+  await testRun("Deno", "deno test -A tests/", deno, ["test", "-A", "tests/"], parseDeno);
+  await testRun("Deno", "deno test -A --doc mod.ts src/ (JSDoc examples)", deno, [
+    "test",
+    "-A",
+    "--doc",
+    "mod.ts",
+    "src/",
+  ], parseDeno);
+
+  // (c) Bun, from npm.
+  await testRun(
+    "Bun",
+    "npx -y bun@1 test tests/",
+    "npx",
+    ["-y", "bun@1", "test", "tests/"],
+    parseBun,
+  );
+
+  // (d) Node, against the npm build.
+  await check("npm build: deno run -A scripts/build_npm.ts --tests", deno, [
+    "run",
+    "-A",
+    "scripts/build_npm.ts",
+    "--tests",
+  ]);
+  const nodeTests = (await readdir(join(root, "npm", "test"), { recursive: true }))
+    .filter((path) => /[._]test\.js$/.test(path))
+    .map((path) => join("npm", "test", path))
+    .sort();
+  if (nodeTests.length === 0) {
+    uncountedFailures++;
+    throw new StepFailure("The npm build wrote no test files to npm/test/");
+  }
+  // Node 20 does not expand globs: every file is named.
+  await testRun("Node", "node --test (npm/test/, against npm/esm/)", "node", [
+    "--test",
+    "--test-reporter=spec",
+    ...nodeTests,
+  ], parseNode);
+  await checkPackContents();
+}
+
+function printSummary(): void {
+  console.log("\n=== Summary");
+  let passed = 0;
+  let failed = uncountedFailures;
+  for (const [runtime, runs] of results) {
+    const runtimePassed = runs.reduce((sum, counts) => sum + counts.passed, 0);
+    const runtimeFailed = runs.reduce((sum, counts) => sum + counts.failed, 0);
+    passed += runtimePassed;
+    failed += runtimeFailed;
+    const summaries = runs.map((counts) => counts.summary).filter((summary) => summary !== "");
+    console.log(
+      `${runtime}: ${runtimePassed} passed, ${runtimeFailed} failed (${summaries.join("; ")})`,
+    );
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  console.log(`Total time: ${seconds} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+}
+
+try {
+  await main();
+  printSummary();
+} catch (error) {
+  if (!(error instanceof StepFailure)) uncountedFailures++;
+  console.error(`\nFAILED: ${error instanceof StepFailure ? error.message : error}`);
+  printSummary();
+  Deno.exit(1);
+}
