@@ -100,6 +100,9 @@ export class FileJobStore implements JobStore {
       for (const path of [this.#claims, this.#engines, this.#corrupt]) {
         await this.#fs.mkdir(path);
       }
+      // The job directory may be new: its own entry must survive a power
+      // loss too, or every job file in it would go with it.
+      if (this.#fsync) await this.#fs.syncDir(dirname(this.#directory));
     } catch (cause) {
       throw new JobQueueError(
         `Cannot use ${this.#directory} as a job directory: ${messageOf(cause)}; ` +
@@ -147,26 +150,25 @@ export class FileJobStore implements JobStore {
     }
   }
 
-  async complete(job: Job): Promise<Job> {
+  complete(job: Job): Promise<Job | undefined> {
     const completed = withChanges(job, {
       state: JobState.COMPLETED,
       finishedAt: Date.now(),
     });
-    await this.#settle(completed, "Cannot record that the job completed");
-    return completed;
+    return this.#settle(completed, "Cannot record that the job completed");
   }
 
-  async fail(job: Job, error: JobErrorRecord): Promise<Job> {
+  fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
     const failed = withChanges(job, {
       state: JobState.FAILED,
       finishedAt: Date.now(),
       error,
     });
-    await this.#settle(failed, "Cannot record that the job failed");
-    return failed;
+    return this.#settle(failed, "Cannot record that the job failed");
   }
 
-  async release(job: Job): Promise<Job> {
+  async release(job: Job): Promise<Job | undefined> {
+    if (!await this.#holdsClaim(job)) return undefined;
     const released = withChanges(job, {
       state: JobState.NOT_STARTED,
       attempts: Math.max(0, job.attempts - 1),
@@ -275,10 +277,28 @@ export class FileJobStore implements JobStore {
     });
   }
 
-  /** Writes a claimed job's new state, then lets go of its claim. */
-  async #settle(job: Job, failure: string): Promise<void> {
+  /**
+   * Writes a claimed job's outcome, then lets go of its claim; does nothing
+   * and resolves to `undefined` if the claim is no longer this engine's.
+   */
+  async #settle(job: Job, failure: string): Promise<Job | undefined> {
+    if (!await this.#holdsClaim(job)) return undefined;
     await this.#writeJob(job, failure);
     await this.#dropClaim(job);
+    return job;
+  }
+
+  /**
+   * Tells whether this engine still holds the job's claim. It does not when
+   * it stalled for longer than `claimTimeout` and another engine recovered
+   * the claim: the other engine's run then owns the job's file.
+   */
+  async #holdsClaim(job: Job): Promise<boolean> {
+    const text = await this.#fs.readTextFile(this.#claimPath(job.id)).catch((cause) => {
+      if (isNotFound(cause)) return undefined;
+      throw this.#error(`Cannot read the claim on job ${job.key}`, cause, job);
+    });
+    return (parseJson(text) as ClaimRecord | undefined)?.engineId === this.#engineId;
   }
 
   /**

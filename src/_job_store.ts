@@ -33,15 +33,20 @@ export interface JobStore {
   add(job: Job): Promise<void>;
   /** Claims a due job for this engine, atomically across engines. */
   claim(job: Job): Promise<ClaimResult>;
-  /** Records a claimed job as completed and drops the claim. */
-  complete(job: Job): Promise<Job>;
-  /** Records a claimed job as failed with `error` and drops the claim. */
-  fail(job: Job, error: JobErrorRecord): Promise<Job>;
+  /**
+   * Records a claimed job as completed and drops the claim. Resolves to
+   * `undefined`, recording nothing, when the claim is no longer this
+   * engine's (another engine recovered it while this one was unresponsive).
+   */
+  complete(job: Job): Promise<Job | undefined>;
+  /** Records a claimed job as failed with `error`, as `complete` does. */
+  fail(job: Job, error: JobErrorRecord): Promise<Job | undefined>;
   /**
    * Gives a claimed job back unrun, as `NOT_STARTED` without counting the
    * attempt; drops the claim even when the file cannot be rewritten.
+   * Resolves to `undefined` when the claim is no longer this engine's.
    */
-  release(job: Job): Promise<Job>;
+  release(job: Job): Promise<Job | undefined>;
   /** Removes a job that no engine holds; `false` if it is held or gone. */
   remove(job: Job): Promise<boolean>;
   /** Every stored job, in id order. */

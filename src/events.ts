@@ -10,7 +10,7 @@ export interface DebugInfo {
 }
 
 /**
- * The payload of a `debug` event, as the seed has it.
+ * The payload of a `debug` event: a message and details.
  *
  * @example
  * ```ts

@@ -84,7 +84,7 @@ export interface JobErrorRecord {
 }
 
 /**
- * A job as stored in its file: plain JSON. The seed's fields (`id`,
+ * A job as stored in its file: plain JSON. The essential fields (`id`,
  * `methodName`, `executionDate`, `state`, `params`) plus bookkeeping.
  *
  * @example The file of a job that has not run yet

@@ -29,7 +29,7 @@ const storage = new AsyncLocalStorage<JobContext>();
 /**
  * The context of the job whose handler is running: its job (and so its id),
  * the attempt number and an `AbortSignal`. It is found through the async
- * call chain, so handlers keep the seed's signatures, `handler(params)` and
+ * call chain, so handlers keep their plain signatures, `handler(params)` and
  * `handler(...items)`, and still reach it from any function they call.
  *
  * @returns The running job's context.

@@ -40,7 +40,7 @@ export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "ev
  * {@linkcode JobQueueEventMap}) or with `on(type, listener)`, which hands the
  * listener the payload and returns a function that unsubscribes.
  *
- * @example The seed's quick start
+ * @example Quick start
  * ```ts
  * import { JobQueue } from "@x/jobq";
  *

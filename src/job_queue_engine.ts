@@ -66,7 +66,8 @@ export interface JobQueueEngineOptions {
   /**
    * Flush each job file and its directory to the disk (fsync) before a write
    * resolves, so that a scheduled job survives a power loss, not only a
-   * crash. Turning it off makes writes several times faster.
+   * crash. Turning it off makes writes faster; the README says what each
+   * setting promises.
    *
    * @default {true}
    */
@@ -476,6 +477,7 @@ export class JobQueueEngine {
           job.id,
           () => this.#store.complete(claimed),
         );
+        if (completed === undefined) return this.#emit("error", lostClaimError(claimed));
         this.#emit("debug", { message: "completed job", info: { job: completed } });
         this.#emit("completed", completed);
       } else {
@@ -483,6 +485,7 @@ export class JobQueueEngine {
           job.id,
           () => this.#store.fail(claimed, toErrorRecord(outcome.error)),
         );
+        if (failed === undefined) return this.#emit("error", lostClaimError(claimed));
         this.#emit("debug", { message: "failed job", info: { job: failed } });
         this.#emit("failed", failed);
         this.#emit("error", this.#failureError(failed, outcome.error));
@@ -648,6 +651,15 @@ export class JobQueueEngine {
       }
     }
   }
+}
+
+function lostClaimError(job: Job): JobQueueError {
+  return new JobQueueError(
+    `Job ${job.key} was taken over by another engine while this one ran it, so this run's ` +
+      "outcome is not recorded: this engine was unresponsive for longer than claimTimeout " +
+      "(a blocked event loop?); raise claimTimeout or keep handlers from blocking",
+    { info: { job } },
+  );
 }
 
 function isWaiting(job: Job): boolean {

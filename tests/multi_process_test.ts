@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
@@ -164,6 +164,40 @@ describe("several engines on one directory", () => {
       });
     },
   );
+});
+
+describe("an engine whose claim was taken over while it ran", () => {
+  test("records no outcome, leaves the new claim alone, and reports it", async () => {
+    await withTempDir(async (directory) => {
+      const queue = new JobQueue({ directory, fsync: false });
+      let finish = () => {};
+      const started = new Promise<Job>((resolve) => {
+        queue.registerJobHandler("slow", () => {
+          resolve(jobContext().job);
+          return new Promise<void>((settle) => finish = settle);
+        });
+      });
+      const reported = nextEvent(queue, "error");
+      try {
+        await queue.scheduleJob({ methodName: "slow" });
+        await queue.start();
+        const job = await started;
+        // What another engine leaves after recovering the claim of an engine it
+        // took for dead and starting the job itself.
+        const claim = join(directory, ".jobq", "claims", `${job.id}.json`);
+        const takeover = JSON.stringify({ engineId: "0123456789abcdef", claimedAt: Date.now() });
+        await writeFile(claim, takeover);
+        finish();
+        const error = await reported;
+        assert.match(error.message, /taken over by another engine/);
+        assert.equal(error.info.job?.id, job.id);
+        assert.equal(await readFile(claim, "utf8"), takeover);
+        assert.equal((await readJobFile(directory, job)).state, JobState.IN_PROGRESS);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  });
 });
 
 describe("a claim of a silent engine on another host", () => {
