@@ -263,32 +263,48 @@ const declarationsWithJsExtensions = mapSpecifiers<ts.SourceFile | ts.Bundle>((s
 /**
  * Points imports of the repository's `mod.ts` at the built package by its
  * name (Node resolves a package's own name from inside it), and refuses any
- * other import that leaves `tests/`: the tests see jobq only as users do.
+ * other import that leaves `ownDir`: tests and the demo see jobq only as
+ * users do.
  */
-function testImports(fileName: string, packageName: string): ts.TransformerFactory<ts.SourceFile> {
+function testImports(
+  fileName: string,
+  packageName: string,
+  ownDir: string,
+): ts.TransformerFactory<ts.SourceFile> {
   return mapSpecifiers((specifier) => {
     if (!specifier.startsWith(".")) return specifier;
     const target = resolve(dirname(fileName), specifier);
     if (target === modPath) return packageName;
-    if (target.startsWith(testsDir + sep)) return specifier;
+    if (target.startsWith(ownDir + sep)) return specifier;
     throw new BuildError(
-      `${relative(root, fileName)} imports '${specifier}': tests may import jobq only ` +
-        "from mod.ts (under Node they run against the npm build), and other files of tests/",
+      `${relative(root, fileName)} imports '${specifier}': it may import jobq only ` +
+        `from mod.ts (under Node it runs against the npm build), and other files of ${
+          relative(root, ownDir)
+        }/`,
     );
   });
 }
 
 /**
  * Transpiles `tests/` (tests, helpers, fixtures) to `npm/test/`, keeping its
- * layout so that `spawnFixture()` finds the `.js` fixtures; other files are
- * copied. Types are checked by `deno check`; this only strips them.
+ * layout so that `spawnFixture()` finds the `.js` fixtures, and the demo to
+ * `npm/scripts/`, where its test looks for it; other files are copied.
+ * Types are checked by `deno check`; this only strips them.
  */
 async function compileTests(packageName: string): Promise<string[]> {
-  const testOutDir = join(outDir, "test");
   const options = compilerOptions({ ...baseOptions, rewriteRelativeImportExtensions: true });
+  const sources = (await walk(testsDir)).map((file) => ({
+    file,
+    target: join(outDir, "test", relative(testsDir, file)),
+    ownDir: testsDir,
+  }));
+  sources.push({
+    file: join(root, "scripts", "demo.ts"),
+    target: join(outDir, "scripts", "demo.ts"),
+    ownDir: join(root, "scripts"),
+  });
   const written: string[] = [];
-  for (const file of await walk(testsDir)) {
-    const target = join(testOutDir, relative(testsDir, file));
+  for (const { file, target, ownDir } of sources) {
     await mkdir(dirname(target), { recursive: true });
     if (!file.endsWith(".ts")) {
       await copyFile(file, target);
@@ -298,14 +314,15 @@ async function compileTests(packageName: string): Promise<string[]> {
       compilerOptions: options,
       fileName: file,
       reportDiagnostics: true,
-      transformers: { before: [testImports(file, packageName)] },
+      transformers: { before: [testImports(file, packageName, ownDir)] },
     });
     failOnDiagnostics(output.diagnostics ?? [], `in ${relative(root, file)}`);
     const jsTarget = target.replace(/\.ts$/, ".js");
     await writeFile(jsTarget, output.outputText);
     written.push(jsTarget);
   }
-  await checkEmittedImports(testOutDir);
+  await checkEmittedImports(join(outDir, "test"));
+  await checkEmittedImports(join(outDir, "scripts"));
   return written;
 }
 

@@ -93,26 +93,45 @@ export function collectEvents<K extends JobQueueEventName>(
   });
 }
 
-/** A child process running a fixture from `tests/fixtures/`, with its output. */
+/** A script running in a child process, with its output. */
 export interface Fixture {
   readonly child: ChildProcess;
   /** Everything the child printed on stdout so far. */
   readonly stdout: () => string;
+  /** Everything the child printed on stderr so far. */
+  readonly stderr: () => string;
   /** Resolves once stdout contains `text`; rejects if the child exits first or after `timeout` ms. */
   waitForOutput(text: string, timeout?: number): Promise<void>;
   /** Resolves with the exit code and signal once the child has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The extension of runnable scripts here: `.js` under Node (compiled), `.ts` elsewhere. */
+export const scriptExtension: ".js" | ".ts" = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+
 /**
  * Starts `tests/fixtures/<name>` in a new process of the runtime running the
  * tests (the compiled `.js` under Node, the `.ts` source under Deno and Bun).
  */
 export function spawnFixture(name: string, args: string[] = []): Fixture {
-  const extension = import.meta.url.endsWith(".js") ? ".js" : ".ts";
-  const path = fileURLToPath(new URL(`./fixtures/${name}${extension}`, import.meta.url));
+  return spawnScript(
+    fileURLToPath(new URL(`./fixtures/${name}${scriptExtension}`, import.meta.url)),
+    args,
+  );
+}
+
+/** Starts the script at `path` in a new process of the runtime running the tests. */
+export function spawnScript(
+  path: string,
+  args: string[] = [],
+  options: { cwd?: string } = {},
+): Fixture {
+  const name = path.slice(path.lastIndexOf("/") + 1);
   const runtimeArgs = runtime === "deno" ? ["run", "-A", path, ...args] : [path, ...args];
-  const child = spawn(process.execPath, runtimeArgs, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, runtimeArgs, {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
   let stdout = "";
   let stderr = "";
   const listeners = new Set<() => void>();
@@ -127,6 +146,7 @@ export function spawnFixture(name: string, args: string[] = []): Fixture {
   return {
     child,
     stdout: () => stdout,
+    stderr: () => stderr,
     exited,
     waitForOutput(text, timeout = 20_000) {
       return new Promise<void>((resolve, reject) => {
