@@ -8,7 +8,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Fixture, runtime, scriptExtension, spawnScript, withTempDir } from "./_helpers.ts";
+import { type Fixture, scriptExtension, spawnScript, withTempDir } from "./_helpers.ts";
 
 const demoPath = fileURLToPath(new URL(`../scripts/demo${scriptExtension}`, import.meta.url));
 
