@@ -33,10 +33,22 @@ interface ClaimRecord {
 interface EngineRecord {
   engineId: string;
   pid: number;
-  hostname: string | undefined;
+  /** Where `pid` means something: see `FileSystemAdapter.hostId()`. */
+  hostId?: string;
+  /** The engine's own lease: others judge its heartbeat by it. */
+  claimTimeout: number;
   startedAt: number;
   heartbeatAt: number;
 }
+
+/** An engine file that exists but could not be read this time: taken as alive. */
+const UNREADABLE = "unreadable";
+
+/** What a listing of engine files tells about each engine. */
+type EngineStatus = EngineRecord | typeof UNREADABLE;
+
+/** Temporary files: `.<name>.<engineId>-<created, base 36>-<n>.tmp`. */
+const TEMP_FILE_PATTERN = /^\..+\.([0-9a-f]{16})-([0-9a-z]+)-[0-9a-z]+\.tmp$/;
 
 /** Files read at once when loading a directory. */
 const READ_CONCURRENCY = 32;
@@ -71,8 +83,10 @@ export class FileJobStore implements JobStore {
   readonly #engineId: string;
   readonly #report: (error: JobQueueError) => void;
   readonly #startedAt = Date.now();
-  /** This host's name, when the adapter can tell it. */
-  readonly #hostname: string | undefined;
+  /** What identifies this host's processes, when the adapter can tell it. */
+  readonly #hostId: string | undefined;
+  /** Ids of the jobs this engine holds a claim on, or is about to. */
+  readonly #heldClaims = new Set<string>();
   /** Job file names seen by poll() or written here, to read only new ones. */
   readonly #knownFiles = new Set<string>();
   /** Job file names that could not be read, reported once until readable again. */
@@ -92,7 +106,7 @@ export class FileJobStore implements JobStore {
     this.#claimTimeout = options.claimTimeout;
     this.#engineId = options.engineId;
     this.#report = options.report;
-    this.#hostname = options.fs.hostname?.();
+    this.#hostId = options.fs.hostId?.();
   }
 
   async open(): Promise<void> {
@@ -112,12 +126,18 @@ export class FileJobStore implements JobStore {
     }
     enginesInThisProcess.add(this.#engineId);
     await this.heartbeat();
-    await this.#removeLeftoverTempFiles();
+    // Leftovers waste space but harm nothing: failing to remove them is no
+    // reason to refuse the directory.
+    await this.#removeLeftoverTempFiles().catch((cause) =>
+      this.#report(this.#error("Cannot remove leftover temporary files", cause))
+    );
   }
 
   async close(): Promise<void> {
     enginesInThisProcess.delete(this.#engineId);
-    await this.#removeIfExists(this.#enginePath(this.#engineId));
+    await this.#removeIfExists(this.#enginePath(this.#engineId)).catch((cause) => {
+      throw this.#error("Cannot remove this engine's file", cause);
+    });
   }
 
   async add(job: Job): Promise<void> {
@@ -132,9 +152,9 @@ export class FileJobStore implements JobStore {
     try {
       // Read the file again under the claim: another engine may have run,
       // finished or removed the job since this engine last looked.
-      const current = await this.#readJob(fileNameOf(job));
+      const current = await this.#readJob(fileNameOf(job), "throw");
       if (current === undefined || !isRunnable(current)) {
-        await this.#dropClaim(job);
+        await this.#dropOwnClaim(job);
         return current === undefined ? { kind: "gone" } : { kind: "gone", job: current };
       }
       const claimed = withChanges(current, {
@@ -145,7 +165,7 @@ export class FileJobStore implements JobStore {
       await this.#writeJob(claimed, "Cannot start the job");
       return { kind: "claimed", job: claimed };
     } catch (error) {
-      await this.#dropClaim(job).catch(() => {});
+      await this.#dropOwnClaim(job);
       throw error;
     }
   }
@@ -178,7 +198,7 @@ export class FileJobStore implements JobStore {
     } finally {
       // Even if the file cannot be rewritten, the claim must go: the file
       // still says IN_PROGRESS, which any engine may run once unclaimed.
-      await this.#dropClaim(job);
+      await this.#dropOwnClaim(job);
     }
     return released;
   }
@@ -195,7 +215,7 @@ export class FileJobStore implements JobStore {
       if (isNotFound(cause)) return false;
       throw this.#error(`Cannot remove job ${job.key}`, cause, job);
     } finally {
-      await this.#dropClaim(job);
+      await this.#dropOwnClaim(job);
     }
   }
 
@@ -233,9 +253,11 @@ export class FileJobStore implements JobStore {
     // so a claim whose engine is missing from the later listing is an orphan.
     const claimNames = (await this.#listDirectory(this.#claims)).filter(isJobFileName);
     const engines = await this.#readEngines();
-    for (const engine of engines.values()) {
-      if (!this.#isEngineAlive(engine.engineId, engine)) {
-        await this.#removeIfExists(this.#enginePath(engine.engineId));
+    for (const [engineId, engine] of engines) {
+      if (!this.#isEngineAlive(engineId, engine)) {
+        await this.#removeIfExists(this.#enginePath(engineId)).catch((cause) => {
+          throw this.#error(`Cannot remove the file of dead engine ${engineId}`, cause);
+        });
       }
     }
     let recovered = 0;
@@ -257,7 +279,8 @@ export class FileJobStore implements JobStore {
     const record: EngineRecord = {
       engineId: this.#engineId,
       pid: process.pid,
-      hostname: this.#hostname,
+      ...(this.#hostId === undefined ? {} : { hostId: this.#hostId }),
+      claimTimeout: this.#claimTimeout,
       startedAt: this.#startedAt,
       heartbeatAt: Date.now(),
     };
@@ -282,9 +305,12 @@ export class FileJobStore implements JobStore {
    * and resolves to `undefined` if the claim is no longer this engine's.
    */
   async #settle(job: Job, failure: string): Promise<Job | undefined> {
-    if (!await this.#holdsClaim(job)) return undefined;
+    if (!await this.#holdsClaim(job)) {
+      this.#heldClaims.delete(job.id);
+      return undefined;
+    }
     await this.#writeJob(job, failure);
-    await this.#dropClaim(job);
+    await this.#dropOwnClaim(job);
     return job;
   }
 
@@ -307,20 +333,35 @@ export class FileJobStore implements JobStore {
    */
   async #createClaim(job: Job, claimedAt: number, failure: string): Promise<boolean> {
     const claim: ClaimRecord = { engineId: this.#engineId, claimedAt };
+    // Held before the file exists, so that recover() never takes it for a leftover.
+    this.#heldClaims.add(job.id);
     try {
       await this.#fs.writeTextFile(this.#claimPath(job.id), JSON.stringify(claim), {
         createNew: true,
       });
       return true;
     } catch (cause) {
+      this.#heldClaims.delete(job.id);
       if (isAlreadyExists(cause)) return false;
       throw this.#error(`${failure} ${job.key}`, cause, job);
     }
   }
 
-  async #dropClaim(job: Job): Promise<void> {
+  /**
+   * Lets go of this engine's claim on a job. A claim file that cannot be
+   * removed now is reported, not thrown: what it guards is already written,
+   * and recover() removes this engine's claims on jobs it no longer holds.
+   */
+  async #dropOwnClaim(job: Job): Promise<void> {
+    this.#heldClaims.delete(job.id);
     await this.#removeIfExists(this.#claimPath(job.id)).catch((cause) => {
-      throw this.#error(`Cannot release the claim on job ${job.key}`, cause, job);
+      this.#report(
+        this.#error(
+          `Cannot remove the claim on job ${job.key} yet; it will be retried by the next poll`,
+          cause,
+          job,
+        ),
+      );
     });
   }
 
@@ -330,6 +371,8 @@ export class FileJobStore implements JobStore {
    * `sync`, the data and then the directory entry are flushed to the disk.
    */
   async #atomicWrite(path: string, data: string, sync: boolean): Promise<void> {
+    // Written under a temporary name that says whose it is and since when,
+    // so that a crashed writer's leftovers can be told from live writes.
     const tempPath = this.#tempPathFor(path);
     try {
       await this.#fs.writeTextFile(tempPath, data, { sync });
@@ -344,16 +387,18 @@ export class FileJobStore implements JobStore {
   /**
    * Reads and validates a job file. A file that is gone yields `undefined`.
    * One whose content is not the job its name promises is set aside and
-   * reported. One that cannot be read at all (a directory, no permission)
-   * may recover, so it stays where it is, is reported once and skipped.
+   * reported. One that cannot be read at all (a directory, no permission, a
+   * passing I/O error) may recover, so it stays where it is: with `"skip"`
+   * it is reported once and skipped, with `"throw"` the error is thrown.
    */
-  async #readJob(name: string): Promise<Job | undefined> {
+  async #readJob(name: string, unreadable: "skip" | "throw" = "skip"): Promise<Job | undefined> {
     let text: string;
     try {
       text = await this.#fs.readTextFile(this.#jobPath(name));
       this.#unreadableJobs.delete(name);
     } catch (cause) {
       if (isNotFound(cause)) return undefined;
+      if (unreadable === "throw") throw this.#error(`Cannot read job file ${name}`, cause);
       if (!this.#unreadableJobs.has(name)) {
         this.#unreadableJobs.add(name);
         this.#report(this.#error(
@@ -403,13 +448,28 @@ export class FileJobStore implements JobStore {
     );
   }
 
-  async #readEngines(): Promise<Map<string, EngineRecord>> {
-    const engines = new Map<string, EngineRecord>();
+  /**
+   * Reads the engine files. One that exists but cannot be read this time
+   * (a passing I/O error) counts as alive: taking a live engine for dead
+   * would run its jobs twice. One that is not an engine record is left out,
+   * and so counts as dead.
+   */
+  async #readEngines(): Promise<Map<string, EngineStatus>> {
+    const engines = new Map<string, EngineStatus>();
     for (const name of await this.#listDirectory(this.#engines)) {
       if (!isJobFileName(name)) continue;
-      const text = await this.#fs.readTextFile(join(this.#engines, name)).catch(() => undefined);
+      let text: string;
+      try {
+        text = await this.#fs.readTextFile(join(this.#engines, name));
+      } catch (cause) {
+        if (!isNotFound(cause)) engines.set(stripJson(name), UNREADABLE);
+        continue;
+      }
       const record = parseJson(text) as EngineRecord | undefined;
-      if (record !== undefined && typeof record.engineId === "string") {
+      if (
+        typeof record?.engineId === "string" && typeof record.heartbeatAt === "number" &&
+        typeof record.pid === "number"
+      ) {
         engines.set(record.engineId, record);
       }
     }
@@ -417,7 +477,7 @@ export class FileJobStore implements JobStore {
   }
 
   /** Tells whether a claim's engine is gone, so that the claim can be taken back. */
-  #isStale(name: string, text: string, engines: Map<string, EngineRecord>): boolean {
+  #isStale(name: string, text: string, engines: Map<string, EngineStatus>): boolean {
     const claim = parseJson(text) as ClaimRecord | undefined;
     if (claim === undefined || typeof claim.engineId !== "string") {
       // A claim is written in one small write after an exclusive create; an
@@ -427,19 +487,27 @@ export class FileJobStore implements JobStore {
       return Date.now() - firstSeen > this.#claimTimeout;
     }
     this.#unreadableClaims.delete(name);
+    if (claim.engineId === this.#engineId) {
+      // This engine's own claim on a job it no longer holds: one whose
+      // removal failed earlier.
+      return !this.#heldClaims.has(stripJson(name));
+    }
     return !this.#isEngineAlive(claim.engineId, engines.get(claim.engineId));
   }
 
-  #isEngineAlive(engineId: string, engine: EngineRecord | undefined): boolean {
-    if (enginesInThisProcess.has(engineId)) return true;
+  #isEngineAlive(engineId: string, engine: EngineStatus | undefined): boolean {
+    if (enginesInThisProcess.has(engineId) || engine === UNREADABLE) return true;
     if (engine === undefined) return false;
-    if (this.#hostname !== undefined && engine.hostname === this.#hostname) {
-      // Same host: a dead pid, or this very pid (reused after a restart) for
-      // an engine this process does not run, is proof enough.
+    if (this.#hostId !== undefined && engine.hostId === this.#hostId) {
+      // Same host and pid namespace: a dead pid, or this very pid (reused
+      // after a restart) for an engine this process does not run, is proof.
       if (engine.pid === process.pid) return false;
       if (this.#fs.isProcessAlive?.(engine.pid) === false) return false;
     }
-    return Date.now() - engine.heartbeatAt <= this.#claimTimeout;
+    const lease = typeof engine.claimTimeout === "number"
+      ? engine.claimTimeout
+      : this.#claimTimeout;
+    return Date.now() - engine.heartbeatAt <= lease;
   }
 
   /**
@@ -455,29 +523,37 @@ export class FileJobStore implements JobStore {
       if (isNotFound(cause)) return false;
       throw this.#error(`Cannot recover claim ${path}`, cause);
     }
-    const text = await this.#fs.readTextFile(stolen);
-    if (text !== staleText) {
-      await this.#fs.link(stolen, path).catch((cause) => {
-        this.#report(this.#error(`A live claim ${path} was lost during recovery`, cause));
-      });
-      await this.#fs.remove(stolen);
-      return false;
+    try {
+      if (await this.#fs.readTextFile(stolen) !== staleText) {
+        await this.#fs.link(stolen, path).catch((cause) => {
+          this.#report(this.#error(`A live claim ${path} was lost during recovery`, cause));
+        });
+        return false;
+      }
+      this.#unreadableClaims.delete(basename(path));
+      return true;
+    } catch (cause) {
+      throw this.#error(`Cannot recover claim ${path}`, cause);
+    } finally {
+      await this.#removeIfExists(stolen).catch(() => {}); // a leftover temp file, removed on a later load
     }
-    await this.#fs.remove(stolen);
-    this.#unreadableClaims.delete(basename(path));
-    return true;
   }
 
-  /** Removes the temporary files of engines that are no longer alive. */
+  /**
+   * Removes temporary files left by engines that died while writing. A
+   * temporary file of an engine with no engine file yet may belong to one
+   * that is starting, so those are removed only once older than the lease.
+   */
   async #removeLeftoverTempFiles(): Promise<void> {
     const engines = await this.#readEngines();
     for (const directory of [this.#directory, this.#claims, this.#engines]) {
       for (const name of await this.#listDirectory(directory)) {
-        const owner = /\.([0-9a-f]{16})-[0-9a-z]+\.tmp$/.exec(name)?.[1];
-        if (
-          name.startsWith(".") && owner !== undefined &&
-          !this.#isEngineAlive(owner, engines.get(owner))
-        ) {
+        const temp = TEMP_FILE_PATTERN.exec(name);
+        if (temp === null) continue;
+        const [, owner, createdAt] = temp as unknown as [string, string, string];
+        const engine = engines.get(owner);
+        const old = Date.now() - parseInt(createdAt, 36) > this.#claimTimeout;
+        if (!this.#isEngineAlive(owner, engine) && (engine !== undefined || old)) {
           await this.#removeIfExists(join(directory, name));
         }
       }
@@ -506,7 +582,9 @@ export class FileJobStore implements JobStore {
    * whose it is once that engine is dead.
    */
   #tempPathFor(path: string): string {
-    const suffix = `${this.#engineId}-${(this.#tempCounter++).toString(36)}`;
+    const suffix = `${this.#engineId}-${Date.now().toString(36)}-${
+      (this.#tempCounter++).toString(36)
+    }`;
     return join(dirname(path), `.${basename(path)}.${suffix}.tmp`);
   }
 

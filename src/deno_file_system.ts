@@ -1,4 +1,4 @@
-import { processMayExist } from "./_process_exists.ts";
+import { PID_NAMESPACE_LINK, processMayExist, withPidNamespace } from "./_host.ts";
 import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
 
 /** The part of the `Deno` namespace this adapter uses. */
@@ -20,10 +20,14 @@ interface DenoFsApi {
   mkdir(path: string, options: { recursive: boolean }): Promise<void>;
   link(existing: string, newPath: string): Promise<void>;
   hostname(): string;
+  readLinkSync(path: string): string;
   permissions: {
-    querySync(descriptor: { name: "sys"; kind: "hostname" } | { name: "run" }): {
-      state: "granted" | "denied" | "prompt";
-    };
+    querySync(
+      descriptor: { name: "sys"; kind: "hostname" } | { name: "run" } | {
+        name: "read";
+        path: string;
+      },
+    ): { state: "granted" | "denied" | "prompt" };
   };
 }
 
@@ -119,12 +123,20 @@ export class DenoFileSystem implements FileSystemAdapter {
   }
 
   /**
-   * This host's name, when `--allow-sys` grants it. The permission is
-   * queried first: a library must never make Deno prompt.
+   * This host's name, when `--allow-sys` grants it, and its pid namespace
+   * where `--allow-read` reaches it. Permissions are queried first: a library
+   * must never make Deno prompt.
    */
-  hostname(): string | undefined {
-    const { state } = deno().permissions.querySync({ name: "sys", kind: "hostname" });
-    return state === "granted" ? deno().hostname() : undefined;
+  hostId(): string | undefined {
+    const { permissions } = deno();
+    if (permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+      return undefined;
+    }
+    const readable = permissions.querySync({ name: "read", path: PID_NAMESPACE_LINK });
+    return withPidNamespace(deno().hostname(), () => {
+      if (readable.state !== "granted") throw new Error("not readable");
+      return deno().readLinkSync(PID_NAMESPACE_LINK);
+    });
   }
 
   /**

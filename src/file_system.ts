@@ -69,12 +69,14 @@ export interface FileSystemAdapter {
   /** Flushes a directory's entries (creations, renames) to the disk. */
   syncDir(path: string): Promise<void>;
   /**
-   * This host's name, or `undefined` when the runtime may not read it. With
-   * {@linkcode isProcessAlive}, it lets an engine recover the claims of a
-   * crashed process on the same host at once instead of after
-   * `claimTimeout`. Without it, claims are recovered by lease only.
+   * What identifies the set of processes this one can check with
+   * {@linkcode isProcessAlive}: the host name and, where the system tells it,
+   * the pid namespace (containers on one host can share a host name but not
+   * their pids). `undefined` when the runtime may not read it. With it, an
+   * engine recovers the claims of a crashed process on the same host at once
+   * instead of after `claimTimeout`; without it, by lease only.
    */
-  hostname?(): string | undefined;
+  hostId?(): string | undefined;
   /**
    * Whether the process `pid` on this host may be alive: `false` only when
    * it surely is not. Must not prompt or throw; answer `true` when unsure.

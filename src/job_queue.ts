@@ -69,7 +69,8 @@ export class JobQueue extends EventTarget {
    * Creates a queue on a directory; nothing runs until {@linkcode start}.
    *
    * @param options The directory, or an engine, and how to work.
-   * @throws {TypeError} When neither `directory` nor `engine` is given, or they disagree.
+   * @throws {TypeError} When neither `directory` nor `engine` is given, when
+   *   they disagree, or when engine options are given beside `engine`.
    * @throws {RangeError} When a number option is out of range.
    */
   constructor(options: JobQueueOptions) {
@@ -81,6 +82,17 @@ export class JobQueue extends EventTarget {
         directory: engineOptions.directory as string,
       });
     } else {
+      const { directory: _, maxConcurrency: __, ...ignored } = engineOptions;
+      const misplaced = Object.keys(ignored).filter((key) =>
+        ignored[key as keyof typeof ignored] !== undefined
+      );
+      if (misplaced.length > 0) {
+        throw new TypeError(
+          `Cannot create the queue: ${
+            misplaced.map((key) => `'${key}'`).join(", ")
+          } would be ignored beside 'engine'; pass them to the engine's constructor`,
+        );
+      }
       if (engineOptions.directory !== undefined && engineOptions.directory !== engine.directory) {
         throw new TypeError(
           `Cannot create the queue: 'directory' is ${engineOptions.directory}, but the engine's is ${engine.directory}; pass one of them`,

@@ -171,6 +171,8 @@ export class JobQueueEngine {
   #loaded: Promise<void> | undefined;
   #processing = false;
   #disposed: Promise<void> | undefined;
+  /** Set once running handlers have settled: the heartbeat may stop. */
+  #closing = false;
   #dueTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof nodeTimers.setTimeout> | undefined;
@@ -267,6 +269,7 @@ export class JobQueueEngine {
    * resolve with the first.
    */
   load(): Promise<void> {
+    this.#assertNotDisposed("load the directory");
     this.#loaded ??= (async () => {
       await this.#open();
       await this.#store.recover();
@@ -322,12 +325,15 @@ export class JobQueueEngine {
 
   /**
    * Reads every job file in the directory, in id order (execution date, then
-   * creation). Unreadable files are set aside and reported.
+   * creation). Unreadable files are set aside and reported. Works after
+   * `dispose()` too, to look at what is left.
    *
    * @returns The jobs as they are on disk.
    */
   async getAllJobs(): Promise<Job[]> {
-    await this.#open();
+    // After dispose() the directory can still be read, without registering
+    // this engine again.
+    if (this.#disposed === undefined) await this.#open();
     return await this.#store.list();
   }
 
@@ -340,6 +346,7 @@ export class JobQueueEngine {
    */
   async removeJobsByMethodName(methodName: string): Promise<number> {
     assertMethodName(methodName);
+    this.#assertNotDisposed("remove jobs");
     await this.#open();
     let removed = 0;
     for (const job of await this.#store.list()) {
@@ -376,9 +383,13 @@ export class JobQueueEngine {
       this.#processing = false;
       clearTimeout(this.#dueTimer);
       clearTimeout(this.#pollTimer);
-      nodeTimers.clearTimeout(this.#heartbeatTimer);
       await Promise.all(this.#maintenance);
       await this.#settleRunning(timeout);
+      // The heartbeat goes on until here: while handlers run, other engines
+      // must not take this one for dead and run the same jobs.
+      this.#closing = true;
+      nodeTimers.clearTimeout(this.#heartbeatTimer);
+      await Promise.all(this.#maintenance);
       if (this.#opened !== undefined) {
         await this.#opened.then(() => this.#store.close()).catch((error) => this.#emitError(error));
       }
@@ -440,7 +451,9 @@ export class JobQueueEngine {
   }
 
   #start(job: Job): void {
-    const run = this.#run(job).finally(() => {
+    // #run reports its own failures; the catch is for bugs, so that no
+    // rejection goes unhandled.
+    const run = this.#run(job).catch((error) => this.#emitError(error)).finally(() => {
       this.#running.delete(job.id);
       this.#pump();
     });
@@ -504,7 +517,8 @@ export class JobQueueEngine {
     if (handler === undefined) {
       const error = new JobQueueError(
         `No handler is registered for method '${job.methodName}': register one with ` +
-          `registerJobHandler('${job.methodName}', handler), then retry job ${job.id}`,
+          `registerJobHandler('${job.methodName}', handler) before start(); job ${job.id} ` +
+          "is kept in the directory as FAILED",
         { info: { job } },
       );
       return { kind: "failed", error };
@@ -560,7 +574,7 @@ export class JobQueueEngine {
     const retry = Job.fromJSON({
       ...job.toJSON(),
       state: JobState.NOT_STARTED,
-      executionDate: Math.max(job.executionDate, Date.now() + this.#pollInterval),
+      executionDate: Math.max(job.executionDate, Math.ceil(Date.now() + this.#pollInterval)),
     });
     // The id keeps its place in the order; only the due time moves.
     this.#pending.add(retry);
@@ -584,7 +598,7 @@ export class JobQueueEngine {
    * a queue that only schedules jobs must not keep its process alive.
    */
   #scheduleHeartbeat(): void {
-    if (this.#disposed !== undefined) return;
+    if (this.#closing) return;
     // node:timers, because only its timers can be unref'd in every runtime.
     this.#heartbeatTimer = nodeTimers.setTimeout(() => {
       this.#maintain(() => this.#store.heartbeat()).then(() => this.#scheduleHeartbeat());
@@ -656,8 +670,9 @@ export class JobQueueEngine {
 function lostClaimError(job: Job): JobQueueError {
   return new JobQueueError(
     `Job ${job.key} was taken over by another engine while this one ran it, so this run's ` +
-      "outcome is not recorded: this engine was unresponsive for longer than claimTimeout " +
-      "(a blocked event loop?); raise claimTimeout or keep handlers from blocking",
+      "outcome is not recorded: the other engine took this one for dead, because its " +
+      "heartbeat was older than claimTimeout (a blocked event loop, a suspended process, " +
+      "a slow disk) or its engine file was gone; raise claimTimeout if handlers block",
     { info: { job } },
   );
 }

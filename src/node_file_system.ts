@@ -1,6 +1,7 @@
+import { readlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { hostname } from "node:os";
-import { processMayExist } from "./_process_exists.ts";
+import { PID_NAMESPACE_LINK, processMayExist, withPidNamespace } from "./_host.ts";
 import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
 
 /**
@@ -74,9 +75,9 @@ export class NodeFileSystem implements FileSystemAdapter {
     }
   }
 
-  /** This host's name. */
-  hostname(): string | undefined {
-    return hostname();
+  /** This host's name, and its pid namespace on Linux. */
+  hostId(): string | undefined {
+    return withPidNamespace(hostname(), () => readlinkSync(PID_NAMESPACE_LINK));
   }
 
   /** Whether a process may be alive: only "no such process" (`ESRCH`) says no. */

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
@@ -232,12 +234,18 @@ for (const [name, create] of adapters) {
       });
     });
 
-    test("hostname() and isProcessAlive(), when present, answer for this host and process", () => {
-      if (fs.hostname !== undefined) {
-        const host = fs.hostname();
-        assert.ok(host === undefined || (typeof host === "string" && host.length > 0), host);
-      }
-      if (fs.isProcessAlive !== undefined) assert.equal(fs.isProcessAlive(process.pid), true);
+    test("hostId() names this host and, on Linux, its pid namespace", () => {
+      const id = fs.hostId?.();
+      assert.equal(typeof id, "string");
+      assert.ok(id!.startsWith(hostname()), id);
+      if (process.platform === "linux") assert.match(id!, / pid:\[\d+\]$/);
+    });
+
+    test("isProcessAlive() is true for this process and false for one that has exited", async () => {
+      assert.equal(fs.isProcessAlive?.(process.pid), true);
+      const child = spawn(process.execPath, ["--version"], { stdio: "ignore" });
+      await new Promise((resolve) => child.on("exit", resolve));
+      assert.equal(fs.isProcessAlive?.(child.pid!), false);
     });
   });
 }

@@ -261,6 +261,32 @@ describe("a claim of a silent engine on another host", () => {
   );
 });
 
+test(
+  "a claim is judged by its own engine's claimTimeout, not by the reader's",
+  { timeout: 30_000 },
+  async () => {
+    await withTempDir(async (directory) => {
+      // Two seconds of silence: past the reader's lease, well within the owner's.
+      const silentSince = Date.now() - 2000;
+      const job = await plantForeignClaim(directory, silentSince, CLAIM_TIMEOUT);
+      const queue = new JobQueue({ directory, fsync: false, pollInterval: 20, claimTimeout: 500 });
+      const started: Job[] = [];
+      queue.on("started", (job) => started.push(job));
+      queue.registerJobHandler("work", () => {});
+      try {
+        await queue.start();
+        await delay(1000); // some 50 polls
+        assert.deepEqual(started, []);
+        const completed = nextEvent(queue, "completed", (done) => done.id === job.id);
+        await writeEngineFile(directory, silentSince, 1000); // the owner's own lease has run out
+        assert.equal((await completed).attempts, 2);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  },
+);
+
 /** The id of the engine that {@linkcode plantForeignClaim} makes up. */
 const FOREIGN_ENGINE = "0123456789abcdef";
 
@@ -268,13 +294,17 @@ const FOREIGN_ENGINE = "0123456789abcdef";
  * Leaves in `directory` what an engine on another host leaves while it runs
  * a job: the job file IN_PROGRESS, its claim, and the engine's heartbeat file.
  */
-async function plantForeignClaim(directory: string, heartbeatAt: number): Promise<Job> {
+async function plantForeignClaim(
+  directory: string,
+  heartbeatAt: number,
+  claimTimeout = CLAIM_TIMEOUT,
+): Promise<Job> {
   const job = await writeCutShortJob(directory);
   await writeFile(
     join(directory, ".jobq", "claims", `${job.id}.json`),
     JSON.stringify({ engineId: FOREIGN_ENGINE, claimedAt: Date.now() }),
   );
-  await writeEngineFile(directory, heartbeatAt);
+  await writeEngineFile(directory, heartbeatAt, claimTimeout);
   return job;
 }
 
@@ -283,13 +313,18 @@ async function plantForeignClaim(directory: string, heartbeatAt: number): Promis
  * poll never reads half of it. Its pid is dead on this host, which must not
  * matter: pids of other hosts say nothing here.
  */
-async function writeEngineFile(directory: string, heartbeatAt: number): Promise<void> {
+async function writeEngineFile(
+  directory: string,
+  heartbeatAt: number,
+  claimTimeout = CLAIM_TIMEOUT,
+): Promise<void> {
   const engines = join(directory, ".jobq", "engines");
   await mkdir(engines, { recursive: true });
   const record = {
     engineId: FOREIGN_ENGINE,
     pid: deadPid(),
-    hostname: "another-host.invalid",
+    hostId: "another-host.invalid",
+    claimTimeout,
     startedAt: heartbeatAt,
     heartbeatAt,
   };

@@ -1,5 +1,20 @@
 import process from "node:process";
 
+/** Where Linux tells a process which pid namespace it lives in. */
+export const PID_NAMESPACE_LINK = "/proc/self/ns/pid";
+
+/**
+ * `host` and the pid namespace `readNamespace` reads, such as
+ * `web-1 pid:[4026531836]`; `host` alone where there is no such thing.
+ */
+export function withPidNamespace(host: string, readNamespace: () => string): string {
+  try {
+    return `${host} ${readNamespace()}`;
+  } catch {
+    return host;
+  }
+}
+
 /**
  * Whether the process `pid` on this host may exist: signal 0 checks without
  * sending anything, and only "no such process" (`ESRCH`) says no. A refusal

@@ -1,0 +1,124 @@
+/**
+ * How long to wait before the next attempt of a failed job.
+ *
+ * - `{ type: "exponential", delay }`: `delay · 2^(attempt − 1)` ms, capped at
+ *   `maxDelay`, with "full jitter" (a random wait between zero and that) unless
+ *   `jitter` is `false`, so that jobs that failed together do not all retry
+ *   at the same instant.
+ * - `{ type: "fixed", delay }`: `delay` ms every time.
+ * - A function `(attempt, error) => ms`, only in handler options (a job file
+ *   cannot hold a function).
+ *
+ * @example
+ * ```ts
+ * import type { Backoff } from "@x/jobq";
+ *
+ * const gentle: Backoff = { type: "exponential", delay: 500, maxDelay: 60_000 };
+ * const steady: Backoff = { type: "fixed", delay: 2000 };
+ * const custom: Backoff = (attempt) => attempt * 1000;
+ * ```
+ */
+export type Backoff = BackoffPolicy | ((attempt: number, error: unknown) => number);
+
+/**
+ * A backoff that a job file can hold: exponential or fixed.
+ *
+ * @example
+ * ```ts
+ * import type { BackoffPolicy } from "@x/jobq";
+ *
+ * const policy: BackoffPolicy = { type: "fixed", delay: 1000 };
+ * ```
+ */
+export type BackoffPolicy =
+  | {
+    /** Doubling waits. */
+    type: "exponential";
+    /** The first wait, in ms. */
+    delay: number;
+    /**
+     * The longest wait, in ms.
+     *
+     * @default {3_600_000}
+     */
+    maxDelay?: number;
+    /**
+     * Wait a random time between zero and the computed wait.
+     *
+     * @default {true}
+     */
+    jitter?: boolean;
+  }
+  | {
+    /** Equal waits. */
+    type: "fixed";
+    /** The wait, in ms. */
+    delay: number;
+  };
+
+/** The backoff of jobs that set none: exponential from one second, with jitter. */
+export const DEFAULT_BACKOFF: BackoffPolicy = { type: "exponential", delay: 1000 };
+
+const DEFAULT_MAX_DELAY = 3_600_000;
+
+/**
+ * The wait before the attempt after `attempt` (counted from 1), in ms.
+ *
+ * @throws {RangeError} When a backoff function returns something other than
+ *   a non-negative finite number.
+ */
+export function backoffDelay(backoff: Backoff, attempt: number, error: unknown): number {
+  if (typeof backoff === "function") {
+    const delay = backoff(attempt, error);
+    if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) {
+      throw new RangeError(
+        `Cannot retry as the backoff function must return a non-negative number of milliseconds: it returned ${
+          String(delay)
+        }`,
+      );
+    }
+    return delay;
+  }
+  if (backoff.type === "fixed") return backoff.delay;
+  const ceiling = Math.min(
+    backoff.delay * 2 ** (attempt - 1),
+    backoff.maxDelay ?? DEFAULT_MAX_DELAY,
+  );
+  return backoff.jitter === false ? ceiling : Math.random() * ceiling;
+}
+
+/**
+ * Throws unless `value` is a valid backoff; `storable` refuses functions,
+ * for job specs whose settings go into the job file.
+ */
+export function assertBackoff(value: unknown, storable: boolean): asserts value is Backoff {
+  if (typeof value === "function" && !storable) return;
+  const policy = value as Record<string, unknown> | null;
+  const fail = (problem: string): never => {
+    throw new TypeError(
+      `Cannot use the backoff: ${problem}; use { type: "exponential", delay }, { type: "fixed", delay }` +
+        (storable ? "" : ", or a function (attempt, error) => ms"),
+    );
+  };
+  if (typeof value === "function") fail("a job spec cannot hold a function (it is stored as JSON)");
+  if (typeof policy !== "object" || policy === null) return fail("it is not an object");
+  if (policy.type !== "exponential" && policy.type !== "fixed") {
+    return fail(`'type' is ${JSON.stringify(policy.type)}`);
+  }
+  const allowed = policy.type === "fixed"
+    ? ["type", "delay"]
+    : ["type", "delay", "maxDelay", "jitter"];
+  for (const key of Object.keys(policy)) {
+    if (!allowed.includes(key)) fail(`unknown option '${key}'`);
+  }
+  for (const key of ["delay", "maxDelay"]) {
+    const number = policy[key];
+    if (number === undefined && key === "maxDelay") continue;
+    if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
+      fail(`'${key}' must be a non-negative number of milliseconds`);
+    }
+  }
+  if (policy.jitter !== undefined && typeof policy.jitter !== "boolean") {
+    fail("'jitter' must be a boolean");
+  }
+}
