@@ -35,7 +35,15 @@ export {
   type JobHandler,
   JobQueueEngine,
   type JobQueueEngineOptions,
+  type KeepCompleted,
+  type PruneOptions,
 } from "./src/job_queue_engine.ts";
+export {
+  type Backoff,
+  type BackoffPolicy,
+  type JobHandlerOptions,
+  type StorableRetryOptions,
+} from "./src/retry.ts";
 export { Job, type JobErrorRecord, type JobRecord, type JobSpec, JobState } from "./src/job.ts";
 export {
   JobQueueError,

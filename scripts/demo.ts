@@ -49,7 +49,9 @@ const emailService = {
   },
 };
 
-const queue = new JobQueue({ directory, maxConcurrency: 2 });
+// Completed jobs' files are removed by default; the demo keeps the newest 50
+// so that its summary, and the next run's, show the jobs that ran.
+const queue = new JobQueue({ directory, maxConcurrency: 2, keepCompleted: { count: 50 } });
 
 // Handlers are registered before start(): a due job whose method has no
 // handler fails.

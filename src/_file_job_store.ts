@@ -170,12 +170,21 @@ export class FileJobStore implements JobStore {
     }
   }
 
-  complete(job: Job): Promise<Job | undefined> {
+  async complete(job: Job, keep: boolean): Promise<Job | undefined> {
     const completed = withChanges(job, {
       state: JobState.COMPLETED,
       finishedAt: Date.now(),
     });
-    return this.#settle(completed, "Cannot record that the job completed");
+    if (keep) return await this.#settle(completed, "Cannot record that the job completed");
+    if (!await this.#holdsClaim(job)) return this.#letGo(job);
+    await this.#fs.remove(this.#jobPath(fileNameOf(job))).catch((cause) => {
+      if (!isNotFound(cause)) {
+        throw this.#error("Cannot remove the file of the completed job", cause, job);
+      }
+    });
+    this.#knownFiles.delete(fileNameOf(job));
+    await this.#dropOwnClaim(job);
+    return completed;
   }
 
   fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
@@ -187,8 +196,30 @@ export class FileJobStore implements JobStore {
     return this.#settle(failed, "Cannot record that the job failed");
   }
 
+  reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined> {
+    const retried = withChanges(job, { state: JobState.NOT_STARTED, executionDate, error });
+    return this.#settle(retried, "Cannot record the failed attempt");
+  }
+
+  async revive(job: Job): Promise<Job | undefined> {
+    if (!await this.#createClaim(job, Date.now(), "Cannot retry job")) return undefined;
+    try {
+      const current = await this.#readJob(fileNameOf(job), "throw");
+      if (current?.state !== JobState.FAILED) return undefined;
+      const revived = withChanges(current, {
+        state: JobState.NOT_STARTED,
+        attempts: 0,
+        executionDate: Date.now(),
+      });
+      await this.#writeJob(revived, "Cannot retry the job");
+      return revived;
+    } finally {
+      await this.#dropOwnClaim(job);
+    }
+  }
+
   async release(job: Job): Promise<Job | undefined> {
-    if (!await this.#holdsClaim(job)) return undefined;
+    if (!await this.#holdsClaim(job)) return this.#letGo(job);
     const released = withChanges(job, {
       state: JobState.NOT_STARTED,
       attempts: Math.max(0, job.attempts - 1),
@@ -305,13 +336,16 @@ export class FileJobStore implements JobStore {
    * and resolves to `undefined` if the claim is no longer this engine's.
    */
   async #settle(job: Job, failure: string): Promise<Job | undefined> {
-    if (!await this.#holdsClaim(job)) {
-      this.#heldClaims.delete(job.id);
-      return undefined;
-    }
+    if (!await this.#holdsClaim(job)) return this.#letGo(job);
     await this.#writeJob(job, failure);
     await this.#dropOwnClaim(job);
     return job;
+  }
+
+  /** Forgets a claim this engine lost to another: that one's run owns the file now. */
+  #letGo(job: Job): undefined {
+    this.#heldClaims.delete(job.id);
+    return undefined;
   }
 
   /**

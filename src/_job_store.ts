@@ -34,13 +34,26 @@ export interface JobStore {
   /** Claims a due job for this engine, atomically across engines. */
   claim(job: Job): Promise<ClaimResult>;
   /**
-   * Records a claimed job as completed and drops the claim. Resolves to
-   * `undefined`, recording nothing, when the claim is no longer this
-   * engine's (another engine recovered it while this one was unresponsive).
+   * Records a claimed job as completed, keeping its file with `keep` or
+   * removing it, and drops the claim. Resolves to `undefined`, recording
+   * nothing, when the claim is no longer this engine's (another engine
+   * recovered it while this one was unresponsive).
    */
-  complete(job: Job): Promise<Job | undefined>;
+  complete(job: Job, keep: boolean): Promise<Job | undefined>;
   /** Records a claimed job as failed with `error`, as `complete` does. */
   fail(job: Job, error: JobErrorRecord): Promise<Job | undefined>;
+  /**
+   * Records a failed attempt of a claimed job that will be retried: back to
+   * `NOT_STARTED`, due at `executionDate`, with `error`; drops the claim.
+   * Resolves to `undefined` when the claim is no longer this engine's.
+   */
+  reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined>;
+  /**
+   * Gives a failed job a new set of attempts: `NOT_STARTED`, due now, with
+   * no attempt counted. Resolves to `undefined` when the job is not failed
+   * (any more) or another engine holds it.
+   */
+  revive(job: Job): Promise<Job | undefined>;
   /**
    * Gives a claimed job back unrun, as `NOT_STARTED` without counting the
    * attempt; drops the claim even when the file cannot be rewritten.

@@ -32,8 +32,8 @@ export interface DebugPayload {
  *
  * - `error`: a {@linkcode JobQueueError} (a failed job, a corrupt file, …).
  * - `debug`: a {@linkcode DebugPayload}.
- * - `scheduled`, `started`, `completed`, `failed`: the {@linkcode Job} as it
- *   is after the transition.
+ * - `scheduled`, `started`, `completed`, `failed`, `retrying`: the
+ *   {@linkcode Job} as it is after the transition.
  *
  * @example
  * ```ts
@@ -53,11 +53,13 @@ export interface JobQueuePayloadMap {
   started: Job;
   /** A job's handler resolved. */
   completed: Job;
-  /** A job's handler threw or rejected, or it had no handler. */
+  /** A job's last attempt failed, or it had no handler. */
   failed: Job;
+  /** An attempt failed and the job waits for another (its `error` says why). */
+  retrying: Job;
 }
 
-/** The name of an event: `error`, `debug`, `scheduled`, `started`, `completed` or `failed`. */
+/** The name of an event: `error`, `debug`, or a job transition such as `completed`. */
 export type JobQueueEventName = keyof JobQueuePayloadMap;
 
 /**
@@ -146,11 +148,11 @@ export class JobQueueDebugEvent extends Event {
 }
 
 /** The names of the events that mark a job's transitions. */
-export type JobEventType = "scheduled" | "started" | "completed" | "failed";
+export type JobEventType = "scheduled" | "started" | "completed" | "failed" | "retrying";
 
 /**
- * The event of a job's transition: `scheduled`, `started`, `completed` or
- * `failed`, carrying the job as it is after the transition.
+ * The event of a job's transition: `scheduled`, `started`, `completed`,
+ * `failed` or `retrying`, carrying the job as it is after the transition.
  *
  * @example
  * ```ts
@@ -206,6 +208,8 @@ export interface JobQueueEventMap {
   completed: JobEvent;
   /** A job failed. */
   failed: JobEvent;
+  /** An attempt failed and the job waits for another. */
+  retrying: JobEvent;
 }
 
 /** Wraps an engine event's payload into the queue's `Event`. */

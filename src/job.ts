@@ -1,5 +1,6 @@
 import { createJobId, JOB_ID_PATTERN, MAX_EXECUTION_DATE } from "./_id.ts";
 import { assertJsonFaithful, assertMethodName, describe } from "./_validate.ts";
+import { assertRetryOptions, type BackoffPolicy, type StorableRetryOptions } from "./retry.ts";
 
 /**
  * The states of a job: `NOT_STARTED → IN_PROGRESS → COMPLETED | FAILED`.
@@ -43,7 +44,7 @@ const JOB_STATES: ReadonlySet<string> = new Set(Object.values(JobState));
  * };
  * ```
  */
-export interface JobSpec {
+export interface JobSpec extends StorableRetryOptions {
   /** The name the handler was registered under. */
   methodName: string;
   /**
@@ -71,6 +72,9 @@ const SPEC_KEYS: ReadonlySet<string> = new Set([
   "params",
   "waitTime",
   "executionDate",
+  "maxAttempts",
+  "backoff",
+  "timeout",
 ]);
 
 /** The last error of a failed job, as stored in its file. */
@@ -121,8 +125,14 @@ export interface JobRecord {
   startedAt?: number;
   /** When the job completed or failed, in epoch milliseconds. */
   finishedAt?: number;
-  /** Why the job failed. */
+  /** Why the job failed, or why its last attempt did. */
   error?: JobErrorRecord;
+  /** This job's own attempt limit, overriding its handler's. */
+  maxAttempts?: number;
+  /** This job's own backoff, overriding its handler's. */
+  backoff?: BackoffPolicy;
+  /** This job's own attempt timeout in ms, overriding its handler's. */
+  timeout?: number;
 }
 
 /**
@@ -164,8 +174,14 @@ export class Job {
   readonly startedAt: number | undefined;
   /** When the job completed or failed, in epoch milliseconds. */
   readonly finishedAt: number | undefined;
-  /** Why the job failed, for a failed job. */
+  /** Why the job failed, or why its last attempt did (a job waiting for a retry). */
   readonly error: JobErrorRecord | undefined;
+  /** This job's own attempt limit, if its spec set one. */
+  readonly maxAttempts: number | undefined;
+  /** This job's own backoff, if its spec set one. */
+  readonly backoff: BackoffPolicy | undefined;
+  /** This job's own attempt timeout in ms, if its spec set one. */
+  readonly timeout: number | undefined;
 
   private constructor(record: JobRecord) {
     this.id = record.id;
@@ -178,6 +194,9 @@ export class Job {
     this.startedAt = record.startedAt;
     this.finishedAt = record.finishedAt;
     this.error = record.error;
+    this.maxAttempts = record.maxAttempts;
+    this.backoff = record.backoff;
+    this.timeout = record.timeout;
   }
 
   /**
@@ -224,21 +243,28 @@ export class Job {
       }
     }
     assertMethodName(spec.methodName);
+    assertRetryOptions(spec, true, "Cannot schedule a job");
     const executionDate = resolveExecutionDate(spec, now);
     let params: unknown;
     if (spec.params !== undefined) {
       assertJsonFaithful(spec.params);
       params = JSON.parse(JSON.stringify(spec.params));
     }
-    return new Job({
+    return new Job(compact<JobRecord>({
       id: createJobId(executionDate),
       methodName: spec.methodName,
       executionDate,
       state: JobState.NOT_STARTED,
-      ...(params === undefined ? {} : { params }),
+      params,
       createdAt: now,
       attempts: 0,
-    });
+      startedAt: undefined,
+      finishedAt: undefined,
+      error: undefined,
+      maxAttempts: spec.maxAttempts,
+      backoff: spec.backoff && { ...spec.backoff },
+      timeout: spec.timeout,
+    }));
   }
 
   /**
@@ -329,19 +355,33 @@ export class Job {
    * ```
    */
   toJSON(): JobRecord {
-    return {
+    return compact<JobRecord>({
       id: this.id,
       methodName: this.methodName,
       executionDate: this.executionDate,
       state: this.state,
-      ...(this.params === undefined ? {} : { params: this.params }),
+      params: this.params,
       createdAt: this.createdAt,
       attempts: this.attempts,
-      ...(this.startedAt === undefined ? {} : { startedAt: this.startedAt }),
-      ...(this.finishedAt === undefined ? {} : { finishedAt: this.finishedAt }),
-      ...(this.error === undefined ? {} : { error: this.error }),
-    };
+      startedAt: this.startedAt,
+      finishedAt: this.finishedAt,
+      error: this.error,
+      maxAttempts: this.maxAttempts,
+      backoff: this.backoff,
+      timeout: this.timeout,
+    });
   }
+}
+
+/**
+ * Drops the fields whose value is `undefined`: JSON drops them anyway, and
+ * with exact optional types a record must not hold them. Every field is
+ * spelled out, `undefined` where absent, so that none is forgotten.
+ */
+function compact<T extends object>(record: { [K in keyof T]-?: T[K] | undefined }): T {
+  return Object.fromEntries(
+    Object.entries(record).filter(([, value]) => value !== undefined),
+  ) as T;
 }
 
 function resolveExecutionDate(spec: JobSpec, now: number): number {
@@ -411,21 +451,27 @@ function parseRecord(value: unknown): JobRecord {
     );
   }
   if (record.params !== undefined) assertJsonFaithful(record.params);
-  const startedAt = record.startedAt === undefined ? undefined : expectTime(record, "startedAt");
-  const finishedAt = record.finishedAt === undefined ? undefined : expectTime(record, "finishedAt");
-  const error = record.error === undefined ? undefined : parseErrorRecord(id, record.error);
-  return {
+  const retry = record as StorableRetryOptions;
+  try {
+    assertRetryOptions(retry, true, "Cannot use it");
+  } catch (error) {
+    throw new TypeError(`Invalid job record ${id}: ${(error as Error).message}`);
+  }
+  return compact<JobRecord>({
     id,
     methodName: record.methodName,
     executionDate,
     state: state as JobState,
-    ...(record.params === undefined ? {} : { params: record.params }),
+    params: record.params,
     createdAt,
     attempts,
-    ...(startedAt === undefined ? {} : { startedAt }),
-    ...(finishedAt === undefined ? {} : { finishedAt }),
-    ...(error === undefined ? {} : { error }),
-  };
+    startedAt: record.startedAt === undefined ? undefined : expectTime(record, "startedAt"),
+    finishedAt: record.finishedAt === undefined ? undefined : expectTime(record, "finishedAt"),
+    error: record.error === undefined ? undefined : parseErrorRecord(id, record.error),
+    maxAttempts: retry.maxAttempts,
+    backoff: retry.backoff,
+    timeout: retry.timeout,
+  });
 }
 
 function expectTime(record: Record<string, unknown>, field: string): number {
@@ -451,9 +497,9 @@ function parseErrorRecord(id: string, value: unknown): JobErrorRecord {
       `Invalid job record ${id}: 'error' must be { name, message, stack? } strings`,
     );
   }
-  return {
+  return compact<JobErrorRecord>({
     name: error.name,
     message: error.message,
-    ...(error.stack === undefined ? {} : { stack: error.stack as string }),
-  };
+    stack: error.stack as string | undefined,
+  });
 }

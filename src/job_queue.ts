@@ -10,7 +10,9 @@ import {
   type JobHandler,
   JobQueueEngine,
   type JobQueueEngineOptions,
+  type PruneOptions,
 } from "./job_queue_engine.ts";
+import type { JobHandlerOptions } from "./retry.ts";
 
 /**
  * Options of {@linkcode JobQueue}: those of the engine it creates, or an
@@ -63,7 +65,6 @@ export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "ev
  */
 export class JobQueue extends EventTarget {
   readonly #engine: JobQueueEngine;
-  #started: Promise<void> | undefined;
 
   /**
    * Creates a queue on a directory; nothing runs until {@linkcode start}.
@@ -118,7 +119,22 @@ export class JobQueue extends EventTarget {
    *
    * @param methodName The name jobs are scheduled under.
    * @param handler The function that runs them.
-   * @throws {TypeError} When the name is unsafe or the handler is not a function.
+   * @param options How its jobs are retried and timed out; a job's spec wins.
+   * @throws {TypeError} When the name is unsafe, the handler is not a
+   *   function or an option has the wrong type.
+   * @throws {RangeError} When an option is out of range.
+   *
+   * @example Retries with backoff, and a timeout
+   * ```ts
+   * import { jobContext, JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.registerJobHandler("callWebhook", async (params: { url: string }) => {
+   *   const response = await fetch(params.url, { signal: jobContext().signal });
+   *   if (!response.ok) throw new Error(`HTTP ${response.status}`);
+   * }, { maxAttempts: 5, backoff: { type: "exponential", delay: 1000 }, timeout: 10_000 });
+   * await queue.dispose();
+   * ```
    *
    * @example A handler with array params
    * ```ts
@@ -132,8 +148,12 @@ export class JobQueue extends EventTarget {
    * await queue.dispose();
    * ```
    */
-  registerJobHandler(methodName: string, handler: JobHandler): void {
-    this.#engine.registerJobHandler(methodName, handler);
+  registerJobHandler(
+    methodName: string,
+    handler: JobHandler,
+    options?: JobHandlerOptions,
+  ): void {
+    this.#engine.registerJobHandler(methodName, handler, options);
   }
 
   /**
@@ -168,7 +188,7 @@ export class JobQueue extends EventTarget {
   /**
    * Starts processing: loads the jobs already in the directory (including
    * those cut short by a crash), then runs due jobs and keeps going until
-   * {@linkcode dispose}. Later calls return the same promise.
+   * {@linkcode dispose}. Calling it again is harmless.
    *
    * @returns A promise that resolves once processing has begun, and rejects
    *   when the directory cannot be used.
@@ -183,11 +203,7 @@ export class JobQueue extends EventTarget {
    * ```
    */
   start(): Promise<void> {
-    this.#started ??= this.#engine.startNextJob().catch((error) => {
-      this.#started = undefined;
-      throw error;
-    });
-    return this.#started;
+    return this.#engine.startNextJob();
   }
 
   /**
@@ -209,6 +225,63 @@ export class JobQueue extends EventTarget {
    */
   removeJobsByMethodName(methodName: string): Promise<number> {
     return this.#engine.removeJobsByMethodName(methodName);
+  }
+
+  /**
+   * Runs a failed job again, with a new set of attempts, as soon as possible.
+   *
+   * @param id The failed job's id.
+   * @returns The job, `NOT_STARTED` again.
+   * @throws {JobQueueError} When there is no failed job with that id.
+   *
+   * @example Retrying a job from its failed event
+   * ```ts ignore
+   * queue.on("failed", async (job) => {
+   *   if (job.error?.message.includes("ECONNRESET")) await queue.retryJob(job.id);
+   * });
+   * ```
+   */
+  retryJob(id: string): Promise<Job> {
+    return this.#engine.retryJob(id);
+  }
+
+  /**
+   * Runs the failed jobs (of one method, or all) again, with a new set of
+   * attempts.
+   *
+   * @param methodName Retry only this method's failed jobs.
+   * @returns How many jobs will run again.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * console.log(`${await queue.retryFailedJobs("sendEmail")} emails will be sent again`);
+   * await queue.dispose();
+   * ```
+   */
+  retryFailedJobs(methodName?: string): Promise<number> {
+    return this.#engine.retryFailedJobs(methodName);
+  }
+
+  /**
+   * Removes the failed jobs that failed more than `olderThan` ms ago.
+   *
+   * @param options How old a failed job must be to go.
+   * @returns How many jobs were removed.
+   *
+   * @example Keeping a week of failures
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * await queue.pruneFailedJobs({ olderThan: 7 * 24 * 60 * 60 * 1000 });
+   * await queue.dispose();
+   * ```
+   */
+  pruneFailedJobs(options: PruneOptions): Promise<number> {
+    return this.#engine.pruneFailedJobs(options);
   }
 
   /**

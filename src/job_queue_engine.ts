@@ -10,6 +10,13 @@ import { Job, type JobErrorRecord, type JobSpec, JobState } from "./job.ts";
 import { runWithJobContext } from "./job_context.ts";
 import { JobQueueError } from "./job_queue_error.ts";
 import { LockingQueue } from "./locking_queue.ts";
+import {
+  assertRetryOptions,
+  type Backoff,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  type JobHandlerOptions,
+} from "./retry.ts";
 
 /**
  * A function that runs jobs of one method. Array params are spread into its
@@ -80,6 +87,15 @@ export interface JobQueueEngineOptions {
    */
   pollInterval?: number;
   /**
+   * What becomes of a completed job's file: `false` removes it, `true` keeps
+   * it (state `COMPLETED`), `{ count }` keeps the newest `count` this engine
+   * knows of, `{ age }` keeps those completed in the last `age` ms. Failed
+   * jobs are always kept, until removed, retried or pruned.
+   *
+   * @default {false}
+   */
+  keepCompleted?: boolean | KeepCompleted;
+  /**
    * How long, in ms, an engine may go without a heartbeat before other
    * engines take its claims back and run its jobs again. Engines on the same
    * host whose process is gone are recovered at once.
@@ -108,6 +124,46 @@ export interface DisposeOptions {
    * @default {Infinity}
    */
   timeout?: number;
+}
+
+/**
+ * Which completed jobs to keep: the newest `count`, those younger than
+ * `age` ms, or both rules at once.
+ *
+ * @example
+ * ```ts
+ * import type { KeepCompleted } from "@x/jobq";
+ *
+ * const lastHundred: KeepCompleted = { count: 100 };
+ * const lastDay: KeepCompleted = { age: 24 * 60 * 60 * 1000 };
+ * ```
+ */
+export interface KeepCompleted {
+  /** How many of the newest completed jobs to keep. */
+  count?: number;
+  /** How long, in ms after completion, to keep a completed job. */
+  age?: number;
+}
+
+/**
+ * Options of {@linkcode JobQueueEngine.pruneFailedJobs}.
+ *
+ * @example
+ * ```ts
+ * import type { PruneOptions } from "@x/jobq";
+ *
+ * const weekOld: PruneOptions = { olderThan: 7 * 24 * 60 * 60 * 1000 };
+ * ```
+ */
+export interface PruneOptions {
+  /** Remove failed jobs that failed more than this many ms ago. */
+  olderThan: number;
+}
+
+/** A registered handler and how its jobs are retried. */
+interface Registration {
+  readonly handler: JobHandler;
+  readonly options: JobHandlerOptions;
 }
 
 /** How a handler's run ended. */
@@ -157,7 +213,12 @@ export class JobQueueEngine {
   readonly #pollInterval: number;
   readonly #heartbeatInterval: number;
   readonly #listeners = new Set<JobQueueEventListener>();
-  readonly #handlers = new Map<string, JobHandler>();
+  readonly #handlers = new Map<string, Registration>();
+  readonly #keepCompleted: boolean | KeepCompleted;
+  /** Completed jobs kept on disk that this engine knows of, oldest first, for pruning. */
+  #completedKept: Job[] = [];
+  /** The reason handlers are aborted with when dispose() times out. */
+  #shutdownReason: JobQueueError | undefined;
   /** Jobs waiting to run here. */
   readonly #pending = new JobIndex();
   /** Jobs another engine holds, retried when their claim disappears. */
@@ -198,6 +259,7 @@ export class JobQueueEngine {
     const claimTimeout = validatePositive("claimTimeout", options.claimTimeout ?? 30_000);
     this.#heartbeatInterval = claimTimeout / 3;
     this.#lockingQueue = options.lockingQueue ?? new LockingQueue();
+    this.#keepCompleted = validateKeepCompleted(options.keepCompleted ?? false);
     if (options.eventListener !== undefined) this.#listeners.add(options.eventListener);
     this.#store = new FileJobStore({
       directory: options.directory,
@@ -249,16 +311,24 @@ export class JobQueueEngine {
    *
    * @param methodName The name jobs are scheduled under.
    * @param handler The function that runs them.
-   * @throws {TypeError} When the name is unsafe or the handler is not a function.
+   * @param options How its jobs are retried and timed out; a job's spec wins.
+   * @throws {TypeError} When the name is unsafe, the handler is not a
+   *   function or an option has the wrong type.
+   * @throws {RangeError} When an option is out of range.
    */
-  registerJobHandler(methodName: string, handler: JobHandler): void {
+  registerJobHandler(
+    methodName: string,
+    handler: JobHandler,
+    options: JobHandlerOptions = {},
+  ): void {
     assertMethodName(methodName);
     if (typeof handler !== "function") {
       throw new TypeError(
         `Cannot register the handler of '${methodName}': it must be a function`,
       );
     }
-    this.#handlers.set(methodName, handler);
+    assertRetryOptions(options, false, `Cannot register the handler of '${methodName}'`);
+    this.#handlers.set(methodName, { handler, options: { ...options } });
     this.#pump();
   }
 
@@ -269,7 +339,9 @@ export class JobQueueEngine {
    * resolve with the first.
    */
   load(): Promise<void> {
-    this.#assertNotDisposed("load the directory");
+    if (this.#disposed !== undefined) {
+      return Promise.reject(this.#disposedError("load the directory"));
+    }
     this.#loaded ??= (async () => {
       await this.#open();
       await this.#store.recover();
@@ -338,8 +410,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Removes the jobs of a method that are not running; a running one finishes
-   * and keeps its file.
+   * Removes the jobs of a method, whatever their state, except those running
+   * (in any engine): those are left to finish.
    *
    * @param methodName The method whose jobs to remove.
    * @returns How many jobs were removed.
@@ -347,10 +419,72 @@ export class JobQueueEngine {
   async removeJobsByMethodName(methodName: string): Promise<number> {
     assertMethodName(methodName);
     this.#assertNotDisposed("remove jobs");
+    return await this.#removeWhere((job) => job.methodName === methodName);
+  }
+
+  /**
+   * Removes the failed jobs that failed more than `olderThan` ms ago.
+   *
+   * @param options How old a failed job must be to go.
+   * @returns How many jobs were removed.
+   * @throws {RangeError} When `olderThan` is not a non-negative number.
+   */
+  async pruneFailedJobs(options: PruneOptions): Promise<number> {
+    const olderThan = options?.olderThan;
+    if (typeof olderThan !== "number" || !(olderThan >= 0)) {
+      throw new RangeError(
+        `Cannot prune failed jobs as 'olderThan' must be a non-negative number of milliseconds: current value is ${
+          String(olderThan)
+        }`,
+      );
+    }
+    this.#assertNotDisposed("prune failed jobs");
+    const cutoff = Date.now() - olderThan;
+    return await this.#removeWhere((job) =>
+      job.state === JobState.FAILED && (job.finishedAt ?? 0) <= cutoff
+    );
+  }
+
+  /**
+   * Runs a failed job again, with a new set of attempts, as soon as possible.
+   *
+   * @param id The failed job's id.
+   * @returns The job, `NOT_STARTED` again.
+   * @throws {JobQueueError} When there is no failed job with that id.
+   */
+  async retryJob(id: string): Promise<Job> {
+    this.#assertNotDisposed("retry a job");
+    const [job] = await this.#reviveWhere((job) => job.id === id);
+    if (job === undefined) {
+      throw new JobQueueError(
+        `Cannot retry job ${id}: there is no failed job with that id; getAllJobs() lists the jobs and their states`,
+      );
+    }
+    return job;
+  }
+
+  /**
+   * Runs the failed jobs (of one method, or all) again, with a new set of
+   * attempts, as soon as possible.
+   *
+   * @param methodName Retry only this method's failed jobs.
+   * @returns How many jobs will run again.
+   */
+  async retryFailedJobs(methodName?: string): Promise<number> {
+    if (methodName !== undefined) assertMethodName(methodName);
+    this.#assertNotDisposed("retry jobs");
+    const revived = await this.#reviveWhere((job) =>
+      methodName === undefined || job.methodName === methodName
+    );
+    return revived.length;
+  }
+
+  /** Removes the stored jobs that `matches` and no engine holds. */
+  async #removeWhere(matches: (job: Job) => boolean): Promise<number> {
     await this.#open();
     let removed = 0;
     for (const job of await this.#store.list()) {
-      if (job.methodName !== methodName || this.#running.has(job.id)) continue;
+      if (!matches(job) || this.#running.has(job.id)) continue;
       if (await this.#lockingQueue.run(job.id, () => this.#store.remove(job))) {
         this.#pending.delete(job.id);
         this.#heldElsewhere.delete(job.id);
@@ -359,6 +493,22 @@ export class JobQueueEngine {
     }
     this.#emit("debug", { message: "removed jobs", info: { count: removed } });
     return removed;
+  }
+
+  /** Gives the failed jobs that `matches` a new set of attempts. */
+  async #reviveWhere(matches: (job: Job) => boolean): Promise<Job[]> {
+    await this.#open();
+    const revived: Job[] = [];
+    for (const job of await this.#store.list()) {
+      if (job.state !== JobState.FAILED || !matches(job)) continue;
+      const waiting = await this.#lockingQueue.run(job.id, () => this.#store.revive(job));
+      if (waiting === undefined) continue;
+      this.#pending.add(waiting);
+      this.#emit("debug", { message: "retrying job", info: { job: waiting } });
+      revived.push(waiting);
+    }
+    this.#pump();
+    return revived;
   }
 
   /**
@@ -406,8 +556,10 @@ export class JobQueueEngine {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([settled, new Promise((resolve) => timer = setTimeout(resolve, timeout))]);
       clearTimeout(timer);
-      const reason = new JobQueueError("The job queue is shutting down: the job will run again");
-      for (const controller of this.#controllers) controller.abort(reason);
+      this.#shutdownReason = new JobQueueError(
+        "The job queue is shutting down: the job will run again",
+      );
+      for (const controller of this.#controllers) controller.abort(this.#shutdownReason);
     }
     await settled;
   }
@@ -485,24 +637,8 @@ export class JobQueueEngine {
       return;
     }
     try {
-      if (outcome.kind === "completed") {
-        const completed = await this.#lockingQueue.run(
-          job.id,
-          () => this.#store.complete(claimed),
-        );
-        if (completed === undefined) return this.#emit("error", lostClaimError(claimed));
-        this.#emit("debug", { message: "completed job", info: { job: completed } });
-        this.#emit("completed", completed);
-      } else {
-        const failed = await this.#lockingQueue.run(
-          job.id,
-          () => this.#store.fail(claimed, toErrorRecord(outcome.error)),
-        );
-        if (failed === undefined) return this.#emit("error", lostClaimError(claimed));
-        this.#emit("debug", { message: "failed job", info: { job: failed } });
-        this.#emit("failed", failed);
-        this.#emit("error", this.#failureError(failed, outcome.error));
-      }
+      if (outcome.kind === "completed") await this.#recordCompletion(claimed);
+      else await this.#recordFailure(claimed, outcome.error);
     } catch (error) {
       // The outcome could not be written: give the job back so that it runs
       // again rather than staying claimed until this process exits.
@@ -511,10 +647,70 @@ export class JobQueueEngine {
     }
   }
 
+  async #recordCompletion(job: Job): Promise<void> {
+    const keep = this.#keepCompleted !== false;
+    const completed = await this.#lockingQueue.run(
+      job.id,
+      () => this.#store.complete(job, keep),
+    );
+    if (completed === undefined) return this.#emit("error", lostClaimError(job));
+    this.#emit("debug", { message: "completed job", info: { job: completed } });
+    this.#emit("completed", completed);
+    if (keep) {
+      this.#completedKept.push(completed);
+      await this.#pruneCompleted();
+    }
+  }
+
+  /** Reschedules a failed attempt when attempts are left; fails the job otherwise. */
+  async #recordFailure(job: Job, error: unknown): Promise<void> {
+    const registration = this.#handlers.get(job.methodName);
+    const maxAttempts = job.maxAttempts ?? registration?.options.maxAttempts ?? 1;
+    // A job without a handler fails at once: waiting would not bring one.
+    if (registration !== undefined && job.attempts < maxAttempts) {
+      const backoff = job.backoff ?? registration.options.backoff ?? DEFAULT_BACKOFF;
+      const due = Math.ceil(Date.now() + this.#retryDelay(backoff, job, error));
+      const retrying = await this.#lockingQueue.run(
+        job.id,
+        () => this.#store.reschedule(job, toErrorRecord(error), due),
+      );
+      if (retrying === undefined) return this.#emit("error", lostClaimError(job));
+      this.#emit("debug", { message: "retrying job", info: { job: retrying } });
+      this.#emit("retrying", retrying);
+      this.#pending.add(retrying);
+      return;
+    }
+    const failed = await this.#lockingQueue.run(
+      job.id,
+      () => this.#store.fail(job, toErrorRecord(error)),
+    );
+    if (failed === undefined) return this.#emit("error", lostClaimError(job));
+    this.#emit("debug", { message: "failed job", info: { job: failed } });
+    this.#emit("failed", failed);
+    this.#emit("error", this.#failureError(failed, error));
+  }
+
+  /** The wait before the next attempt; a broken backoff function falls back to the default. */
+  #retryDelay(backoff: Backoff, job: Job, error: unknown): number {
+    try {
+      return backoffDelay(backoff, job.attempts, error);
+    } catch (cause) {
+      this.#emitError(
+        new JobQueueError(
+          `The backoff of '${job.methodName}' failed, so job ${job.id} waits the default backoff: ${
+            toErrorRecord(cause).message
+          }`,
+          { cause, info: { job } },
+        ),
+      );
+      return backoffDelay(DEFAULT_BACKOFF, job.attempts, error);
+    }
+  }
+
   /** Runs the job's handler and tells how that ended; never rejects. */
   async #invoke(job: Job): Promise<Outcome> {
-    const handler = this.#handlers.get(job.methodName);
-    if (handler === undefined) {
+    const registration = this.#handlers.get(job.methodName);
+    if (registration === undefined) {
       const error = new JobQueueError(
         `No handler is registered for method '${job.methodName}': register one with ` +
           `registerJobHandler('${job.methodName}', handler) before start(); job ${job.id} ` +
@@ -530,17 +726,48 @@ export class JobQueueEngine {
       : job.params === undefined
       ? []
       : [job.params];
+    const ran = (async (): Promise<Outcome> => {
+      try {
+        await runWithJobContext(
+          { job, attempt: job.attempts, signal: controller.signal },
+          () => registration.handler(...args),
+        );
+        return { kind: "completed" };
+      } catch (error) {
+        // Aborted by dispose(): the job did not fail, it was cut short.
+        const shutdown = this.#shutdownReason;
+        if (shutdown !== undefined && controller.signal.reason === shutdown) {
+          return { kind: "interrupted" };
+        }
+        return { kind: "failed", error };
+      }
+    })();
+    const timeout = job.timeout ?? registration.options.timeout ?? Infinity;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<Outcome>((resolve) => {
+      if (timeout === Infinity) return;
+      timer = setTimeout(() => {
+        const cause = new DOMException(
+          `The handler did not settle within ${timeout} ms`,
+          "TimeoutError",
+        );
+        controller.abort(cause);
+        resolve({
+          kind: "failed",
+          error: new JobQueueError(
+            `Job ${job.key} timed out after ${timeout} ms: make the handler finish sooner, ` +
+              "raise its timeout, or have it stop when jobContext().signal aborts",
+            { cause, info: { job } },
+          ),
+        });
+      }, Math.min(timeout, MAX_TIMER_DELAY));
+    });
     try {
-      await runWithJobContext(
-        { job, attempt: job.attempts, signal: controller.signal },
-        () => handler(...args),
-      );
-      return { kind: "completed" };
-    } catch (error) {
-      // Aborted by dispose(): the job did not fail, it was cut short.
-      if (controller.signal.aborted) return { kind: "interrupted" };
-      return { kind: "failed", error };
+      // A timed-out attempt ends at its timeout; a handler that ignores its
+      // signal runs on, but its outcome no longer counts.
+      return await Promise.race([ran, timedOut]);
     } finally {
+      clearTimeout(timer);
       this.#controllers.delete(controller);
     }
   }
@@ -556,6 +783,27 @@ export class JobQueueEngine {
       `Job ${job.key} failed: ${toErrorRecord(failure).message}`,
       { cause: failure, info: { job } },
     );
+  }
+
+  /**
+   * Removes the kept completed jobs that `keepCompleted`'s count or age no
+   * longer covers, oldest first.
+   */
+  async #pruneCompleted(): Promise<void> {
+    if (typeof this.#keepCompleted !== "object") return;
+    const { count = Infinity, age = Infinity } = this.#keepCompleted;
+    const oldestKept = Date.now() - age;
+    let excess = this.#completedKept.length - count;
+    const kept: Job[] = [];
+    for (const job of this.#completedKept) {
+      if (excess > 0 || (job.finishedAt ?? 0) < oldestKept) {
+        excess--;
+        await this.#lockingQueue.run(job.id, () => this.#store.remove(job));
+      } else {
+        kept.push(job);
+      }
+    }
+    this.#completedKept = kept;
   }
 
   /** Releases a claimed job unrun so that it runs again; reports failures. */
@@ -615,6 +863,12 @@ export class JobQueueEngine {
   /** Brings the index up to date with the directory. */
   async #poll(): Promise<void> {
     const { added, removed, claimed } = await this.#store.poll();
+    if (typeof this.#keepCompleted === "object") {
+      // Completed jobs found in the directory count towards the rule too.
+      const completed = added.filter((job) => job.state === JobState.COMPLETED);
+      this.#completedKept = [...this.#completedKept, ...completed]
+        .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    }
     for (const job of added) {
       if (!isWaiting(job) || this.#running.has(job.id)) continue;
       if (claimed.has(job.id)) this.#heldElsewhere.set(job.id, job);
@@ -624,6 +878,7 @@ export class JobQueueEngine {
       this.#pending.delete(id);
       this.#heldElsewhere.delete(id);
     }
+    await this.#pruneCompleted();
     for (const [id, job] of this.#heldElsewhere) {
       if (!claimed.has(id)) {
         this.#heldElsewhere.delete(id);
@@ -634,11 +889,11 @@ export class JobQueueEngine {
   }
 
   #assertNotDisposed(action: string): void {
-    if (this.#disposed !== undefined) {
-      throw new JobQueueError(
-        `Cannot ${action}: this queue has been disposed; create a new one`,
-      );
-    }
+    if (this.#disposed !== undefined) throw this.#disposedError(action);
+  }
+
+  #disposedError(action: string): JobQueueError {
+    return new JobQueueError(`Cannot ${action}: this queue has been disposed; create a new one`);
   }
 
   #emitError(error: unknown): void {
@@ -675,6 +930,28 @@ function lostClaimError(job: Job): JobQueueError {
       "a slow disk) or its engine file was gone; raise claimTimeout if handlers block",
     { info: { job } },
   );
+}
+
+function validateKeepCompleted(value: boolean | KeepCompleted): boolean | KeepCompleted {
+  if (typeof value === "boolean") return value;
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      "Cannot set 'keepCompleted': use true, false, { count } or { age }",
+    );
+  }
+  for (const [key, number] of Object.entries(value)) {
+    if (key !== "count" && key !== "age") {
+      throw new TypeError(`Cannot set 'keepCompleted': unknown option '${key}'; use count or age`);
+    }
+    if (typeof number !== "number" || !(number >= 0)) {
+      throw new RangeError(
+        `Cannot set 'keepCompleted' as '${key}' must be a non-negative number: current value is ${
+          String(number)
+        }`,
+      );
+    }
+  }
+  return { ...value };
 }
 
 function isWaiting(job: Job): boolean {

@@ -161,7 +161,9 @@ describe("corrupt job files", () => {
         const folder = join(directory, "archive.json");
         await mkdir(folder);
         await writeFile(join(folder, "kept.txt"), "kept");
-        const queue = new JobQueue({ directory, fsync: false });
+        // The good job's file is kept so that getAllJobs() has it to list
+        // whether or not the job has completed by then.
+        const queue = new JobQueue({ directory, fsync: false, keepCompleted: true });
         const reported: (string | undefined)[] = [];
         queue.on("error", (error) => reported.push(error.info.file));
         let ran = (_id: string) => {};

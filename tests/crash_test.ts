@@ -34,7 +34,8 @@ describe("a process killed with SIGKILL", () => {
         const directory = join(root, "jobs");
         const log = join(root, "runs.log");
         const [cut, ...waiting] = await scheduleWork(directory, 3);
-        const options = { claimTimeout: CLAIM_TIMEOUT, log };
+        // Completed files are kept to prove below that every job ran, and how often.
+        const options = { claimTimeout: CLAIM_TIMEOUT, keepCompleted: true, log };
         const first = spawnFixture("worker", [
           directory,
           JSON.stringify({ ...options, handler: "hang" }),
@@ -190,7 +191,11 @@ describe("dispose()", () => {
     { timeout: 30_000 },
     async () => {
       await withTempDir(async (directory) => {
-        const child = spawnFixture("dispose_exit", [directory]);
+        // The completed job's file is kept to prove below that the job ran.
+        const child = spawnFixture("dispose_exit", [
+          directory,
+          JSON.stringify({ keepCompleted: true }),
+        ]);
         try {
           await child.waitForOutput("disposed");
           // Exiting takes a runtime milliseconds; the fixture's poll and
@@ -226,7 +231,13 @@ describe("dispose()", () => {
       await withTempDir(async (directory) => {
         // Another engine on the directory, to tell this engine's files from others'.
         const other = new JobQueue({ directory, fsync: false });
-        const queue = new JobQueue({ directory, fsync: false, maxConcurrency: 3 });
+        // Completed files are kept to check that each outcome was written.
+        const queue = new JobQueue({
+          directory,
+          fsync: false,
+          maxConcurrency: 3,
+          keepCompleted: true,
+        });
         try {
           await other.engine.load();
           const otherEngineFiles = await internalFiles(directory, "engines");

@@ -342,7 +342,9 @@ describe("JobQueueEngine: timing", () => {
 describe("JobQueueEngine: several engines", () => {
   test("a started engine picks up, by polling, a job another engine wrote", async () => {
     await withTempDir(async (directory) => {
-      await withEngine(directory, { pollInterval: 50 }, async (worker) => {
+      // The completed file is kept to check that the worker wrote the outcome.
+      const options = { pollInterval: 50, keepCompleted: true };
+      await withEngine(directory, options, async (worker) => {
         worker.registerJobHandler("remote", () => {});
         const completed = engineEvents(worker, "completed");
         await worker.startNextJob();
@@ -389,7 +391,8 @@ describe("JobQueueEngine: managing jobs", () => {
 
   test("removeJobsByMethodName() leaves a running job alone", async () => {
     await withTempDir(async (directory) => {
-      await withEngine(directory, {}, async (engine) => {
+      // The completed file is kept to check that the running job's outcome was written.
+      await withEngine(directory, { keepCompleted: true }, async (engine) => {
         const gates = new Gates();
         engine.registerJobHandler("clean", () => gates.wait("running"));
         try {
@@ -422,7 +425,8 @@ describe("JobQueueEngine: managing jobs", () => {
     await withTempDir(async (directory) => {
       const now = Date.now();
       const scheduled: Job[] = [];
-      await withEngine(directory, {}, async (engine) => {
+      // Completed files are kept so that the reader finds jobs in every state.
+      await withEngine(directory, { keepCompleted: true }, async (engine) => {
         engine.registerJobHandler("ok", () => {});
         engine.registerJobHandler("bad", () => {
           throw new Error("bad");
@@ -504,7 +508,8 @@ describe("JobQueueEngine: loading", () => {
       };
       await writeFile(join(directory, `${job.key}.json`), JSON.stringify(record));
 
-      await withEngine(directory, {}, async (engine) => {
+      // The completed file is kept to check the attempts it records.
+      await withEngine(directory, { keepCompleted: true }, async (engine) => {
         const ran = deferred<unknown>();
         engine.registerJobHandler("resume", (params) => ran.resolve(params));
         const started = engineEvents(engine, "started");

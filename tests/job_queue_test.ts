@@ -89,7 +89,9 @@ describe("JobQueue: starting", () => {
 
   test("the default, fsync on, stores and runs jobs", async () => {
     await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory });
+      // fsync is left at its default; the completed file is kept to check
+      // that the outcome went through the fsynced write.
+      const queue = new JobQueue({ directory, keepCompleted: true });
       try {
         queue.registerJobHandler("durable", () => {});
         const completed = nextEvent(queue, "completed");
@@ -109,6 +111,38 @@ describe("JobQueue: starting", () => {
         ),
       );
       assert.equal(record.state, JobState.COMPLETED);
+    });
+  });
+});
+
+describe("JobQueue: finished jobs' files", () => {
+  test("by default a completed job's file is removed, and getAllJobs() no longer lists it", async () => {
+    await withQueue({}, async (queue, directory) => {
+      queue.registerJobHandler("fine", () => {});
+      queue.registerJobHandler("broken", () => {
+        throw new Error("boom");
+      });
+      queue.on("error", () => {}); // the failed job's error is expected
+      const completed = nextEvent(queue, "completed");
+      const failed = nextEvent(queue, "failed");
+      const fine = await queue.scheduleJob({ methodName: "fine" });
+      const broken = await queue.scheduleJob({ methodName: "broken" });
+      assert.deepEqual((await queue.getAllJobs()).map(({ id }) => id), [fine.id, broken.id]);
+      await queue.start();
+      const completedJob = await completed;
+      assert.equal(completedJob.id, fine.id);
+      assert.equal(completedJob.state, JobState.COMPLETED);
+      assert.equal((await failed).id, broken.id);
+
+      // Both events come after their outcome is on disk: the completed
+      // job's file is gone, the failed job's file stays with its error.
+      const files = await readdir(directory);
+      assert.deepEqual(files.filter((name) => name.endsWith(".json")), [`${broken.key}.json`]);
+      const jobs = await queue.getAllJobs();
+      assert.deepEqual(jobs.map(({ id, state }) => [id, state]), [[broken.id, JobState.FAILED]]);
+      const record = await readRecord(directory, broken);
+      assert.equal(record.state, JobState.FAILED);
+      assert.equal(record.error?.message, "boom");
     });
   });
 });
@@ -279,7 +313,8 @@ describe("JobQueue: failures", () => {
 describe("JobQueue: shutdown", () => {
   test("dispose() resolves after running handlers settle and their outcome is written", async () => {
     await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+      // The completed file is kept to check that the outcome was written.
+      const queue = new JobQueue({ directory, fsync: false, keepCompleted: true });
       const release = deferred<void>();
       queue.registerJobHandler("slow", () => release.promise);
       const started = nextEvent(queue, "started");
@@ -352,8 +387,9 @@ describe("JobQueue: shutdown", () => {
       assert.equal(record.state, JobState.NOT_STARTED);
       assert.equal(record.error, undefined);
 
-      // The interrupted job runs when a queue next starts on the directory.
-      const next = new JobQueue({ directory, fsync: false });
+      // The interrupted job runs when a queue next starts on the directory;
+      // its completed file is kept to check that the outcome was written.
+      const next = new JobQueue({ directory, fsync: false, keepCompleted: true });
       try {
         const ran = deferred<{ params: unknown; attempt: number }>();
         next.registerJobHandler("endless", (params) => {

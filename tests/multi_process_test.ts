@@ -84,7 +84,13 @@ describe("several engines on one directory", () => {
       await withTempDir(async (root) => {
         const directory = join(root, "jobs");
         const log = join(root, "runs.log");
-        const options = JSON.stringify({ maxConcurrency: 4, pollInterval: 20, log });
+        // Completed files are kept to prove below that every job ran, once.
+        const options = JSON.stringify({
+          maxConcurrency: 4,
+          pollInterval: 20,
+          keepCompleted: true,
+          log,
+        });
         const workers = [0, 1].map(() => spawnFixture("worker", [directory, options]));
         let jobs: Job[] = [];
         const completedIds = () =>

@@ -56,6 +56,85 @@ export type BackoffPolicy =
     delay: number;
   };
 
+/**
+ * How a method's jobs are retried and timed out: the third argument of
+ * `registerJobHandler`. A job spec can set the same (except a backoff
+ * function) for one job, and wins.
+ *
+ * @example
+ * ```ts
+ * import type { JobHandlerOptions } from "@x/jobq";
+ *
+ * const options: JobHandlerOptions = {
+ *   maxAttempts: 5,
+ *   backoff: { type: "exponential", delay: 1000 },
+ *   timeout: 30_000,
+ * };
+ * ```
+ */
+export interface JobHandlerOptions {
+  /**
+   * How many times a job may run before it is `FAILED`: 1 means no retry.
+   *
+   * @default {1}
+   */
+  maxAttempts?: number;
+  /**
+   * The wait between attempts.
+   *
+   * @default {{ type: "exponential", delay: 1000 }}
+   */
+  backoff?: Backoff;
+  /**
+   * How long, in ms, an attempt may run before it fails as timed out and its
+   * `AbortSignal` is aborted.
+   *
+   * @default {Infinity}
+   */
+  timeout?: number;
+}
+
+/** The options of {@linkcode JobHandlerOptions} a job file can hold. */
+export type StorableRetryOptions = Omit<JobHandlerOptions, "backoff"> & {
+  backoff?: BackoffPolicy;
+};
+
+/**
+ * Throws unless `options` holds valid retry settings: a `TypeError` for a
+ * wrong type, a `RangeError` for a number out of range. `storable` refuses a
+ * backoff function, for job specs and records, which are JSON.
+ */
+export function assertRetryOptions(
+  options: JobHandlerOptions,
+  storable: boolean,
+  context: string,
+): void {
+  const { maxAttempts, timeout, backoff } = options;
+  if (maxAttempts !== undefined) {
+    if (typeof maxAttempts !== "number") {
+      throw new TypeError(
+        `${context} as 'maxAttempts' must be a number: it is ${typeof maxAttempts}`,
+      );
+    }
+    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+      throw new RangeError(
+        `${context} as 'maxAttempts' must be a positive integer: current value is ${maxAttempts}`,
+      );
+    }
+  }
+  if (timeout !== undefined) {
+    if (typeof timeout !== "number") {
+      throw new TypeError(`${context} as 'timeout' must be a number: it is ${typeof timeout}`);
+    }
+    if (!(timeout > 0)) {
+      throw new RangeError(
+        `${context} as 'timeout' must be a positive number of milliseconds: current value is ${timeout}`,
+      );
+    }
+  }
+  if (backoff !== undefined) assertBackoff(backoff, storable);
+}
+
 /** The backoff of jobs that set none: exponential from one second, with jitter. */
 export const DEFAULT_BACKOFF: BackoffPolicy = { type: "exponential", delay: 1000 };
 
@@ -91,7 +170,7 @@ export function backoffDelay(backoff: Backoff, attempt: number, error: unknown):
  * Throws unless `value` is a valid backoff; `storable` refuses functions,
  * for job specs whose settings go into the job file.
  */
-export function assertBackoff(value: unknown, storable: boolean): asserts value is Backoff {
+function assertBackoff(value: unknown, storable: boolean): asserts value is Backoff {
   if (typeof value === "function" && !storable) return;
   const policy = value as Record<string, unknown> | null;
   const fail = (problem: string): never => {
