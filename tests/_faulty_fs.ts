@@ -1,0 +1,166 @@
+/**
+ * A file-system adapter for tests: it forwards every call to a real adapter,
+ * records it, and makes the calls a test picks fail with the error code it
+ * picks ("EIO", "ENOSPC", "EACCES", …), as a failing disk would.
+ */
+import { type FileSystemAdapter, NodeFileSystem, type WriteTextFileOptions } from "../mod.ts";
+
+/** The adapter methods that touch the disk, which rules can make fail. */
+export type FsMethod =
+  | "readTextFile"
+  | "writeTextFile"
+  | "rename"
+  | "remove"
+  | "readDir"
+  | "mkdir"
+  | "link"
+  | "syncDir";
+
+/** One call to the adapter, as recorded. */
+export interface FsCall {
+  readonly method: FsMethod;
+  /** The path the call works on; for `rename` and `link`, the source. */
+  readonly path: string;
+  /** The target of `rename` and `link`. */
+  readonly to?: string;
+  /** The options of `writeTextFile`. */
+  readonly options?: WriteTextFileOptions;
+  /** The code of the injected failure, when a rule made the call fail. */
+  failedWith?: string;
+}
+
+/** Which calls to make fail, and how. */
+export interface FaultRule {
+  /** The method whose calls fail. */
+  readonly method: FsMethod;
+  /** Picks the calls that fail by path; for `rename` and `link`, either path. */
+  readonly path: (path: string) => boolean;
+  /** The `code` of the error thrown, such as `"EIO"`. */
+  readonly code: string;
+  /**
+   * How many calls fail before the rule stops matching.
+   *
+   * @default {Infinity}
+   */
+  readonly times?: number;
+}
+
+/** A rule once added: how often it struck, and a way to lift it. */
+export interface Fault {
+  /** How many calls this rule made fail so far. */
+  readonly hits: number;
+  /** Stops the rule from matching any further call. */
+  clear(): void;
+}
+
+interface ActiveRule {
+  readonly rule: FaultRule;
+  hits: number;
+  cleared: boolean;
+}
+
+/** An error as the runtimes' own file-system errors look: a message and a POSIX `code`. */
+function injectedError(code: string, call: FsCall): Error {
+  const target = call.to === undefined ? call.path : `${call.path} -> ${call.to}`;
+  return Object.assign(new Error(`${code}: injected failure of ${call.method} ${target}`), {
+    code,
+  });
+}
+
+/**
+ * Wraps a real adapter (a {@linkcode NodeFileSystem} by default); `calls`
+ * lists every call in the order they were made, and {@linkcode fail} adds a
+ * rule that makes matching calls throw before reaching the disk.
+ */
+export class FaultyFileSystem implements FileSystemAdapter {
+  /** Every call so far, in the order they were made. */
+  readonly calls: FsCall[] = [];
+  readonly #inner: FileSystemAdapter;
+  readonly #rules: ActiveRule[] = [];
+
+  constructor(inner: FileSystemAdapter = new NodeFileSystem()) {
+    this.#inner = inner;
+  }
+
+  /** Makes the calls `rule` picks fail, until it has struck `times` times or is cleared. */
+  fail(rule: FaultRule): Fault {
+    const active: ActiveRule = { rule, hits: 0, cleared: false };
+    this.#rules.push(active);
+    return {
+      get hits() {
+        return active.hits;
+      },
+      clear: () => {
+        active.cleared = true;
+      },
+    };
+  }
+
+  /** The recorded calls of one method. */
+  callsOf(method: FsMethod): FsCall[] {
+    return this.calls.filter((call) => call.method === method);
+  }
+
+  readTextFile(path: string): Promise<string> {
+    return this.#call({ method: "readTextFile", path }, () => this.#inner.readTextFile(path));
+  }
+
+  writeTextFile(path: string, data: string, options?: WriteTextFileOptions): Promise<void> {
+    return this.#call(
+      { method: "writeTextFile", path, ...(options === undefined ? {} : { options }) },
+      () => this.#inner.writeTextFile(path, data, options),
+    );
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.#call({ method: "rename", path: from, to }, () => this.#inner.rename(from, to));
+  }
+
+  remove(path: string): Promise<void> {
+    return this.#call({ method: "remove", path }, () => this.#inner.remove(path));
+  }
+
+  readDir(path: string): Promise<string[]> {
+    return this.#call({ method: "readDir", path }, () => this.#inner.readDir(path));
+  }
+
+  mkdir(path: string): Promise<void> {
+    return this.#call({ method: "mkdir", path }, () => this.#inner.mkdir(path));
+  }
+
+  link(existing: string, newPath: string): Promise<void> {
+    return this.#call(
+      { method: "link", path: existing, to: newPath },
+      () => this.#inner.link(existing, newPath),
+    );
+  }
+
+  syncDir(path: string): Promise<void> {
+    return this.#call({ method: "syncDir", path }, () => this.#inner.syncDir(path));
+  }
+
+  hostId(): string | undefined {
+    return this.#inner.hostId?.();
+  }
+
+  isProcessAlive(pid: number): boolean {
+    return this.#inner.isProcessAlive?.(pid) ?? true;
+  }
+
+  /** Records a call, then fails it if a rule picks it, or forwards it. */
+  async #call<T>(call: FsCall, forward: () => Promise<T>): Promise<T> {
+    this.calls.push(call);
+    const active = this.#rules.find((active) => this.#matches(active, call));
+    if (active !== undefined) {
+      active.hits++;
+      call.failedWith = active.rule.code;
+      throw injectedError(active.rule.code, call);
+    }
+    return await forward();
+  }
+
+  #matches({ rule, hits, cleared }: ActiveRule, call: FsCall): boolean {
+    if (cleared || hits >= (rule.times ?? Infinity) || rule.method !== call.method) return false;
+    return rule.path(call.path) || (call.to !== undefined && rule.path(call.to));
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * What a queue does when the disk fails for a moment: it neither loses a job,
+ * nor runs one twice, nor takes a live engine for dead, nor crashes.
+ */
+import assert from "node:assert/strict";
+import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import process from "node:process";
+import { describe, test } from "node:test";
+import { type Job, JobQueue, type JobQueueOptions, JobState } from "../mod.ts";
+import { FaultyFileSystem } from "./_faulty_fs.ts";
+import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
+import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
+
+/** Runs `body` with a queue on `directory` (no fsync: durability is not the point), disposed afterwards. */
+async function withQueue(
+  directory: string,
+  options: Omit<JobQueueOptions, "directory">,
+  body: (queue: JobQueue) => Promise<void>,
+): Promise<void> {
+  const queue = new JobQueue({ directory, fsync: false, ...options });
+  try {
+    await body(queue);
+  } finally {
+    await queue.dispose();
+  }
+}
+
+function claimPath(directory: string, job: Job): string {
+  return join(directory, ".jobq", "claims", `${job.id}.json`);
+}
+
+function enginePath(directory: string, engineId: string): string {
+  return join(directory, ".jobq", "engines", `${engineId}.json`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await access(path).then(() => true, () => false);
+}
+
+/** Resolves once `condition` holds, checked every 10 ms; rejects after `timeout` ms. */
+async function waitFor(
+  condition: () => Promise<boolean>,
+  what: string,
+  timeout = 5_000,
+): Promise<void> {
+  const check = async () => {
+    while (!await condition()) await delay(10);
+  };
+  await withDeadline(check(), timeout, what);
+}
+
+/** The engine files in `directory`, as records. */
+async function readEngineFiles(
+  directory: string,
+): Promise<{ engineId: string; heartbeatAt: number }[]> {
+  const folder = join(directory, ".jobq", "engines");
+  const names = (await readdir(folder)).filter((name) => !name.startsWith("."));
+  return await Promise.all(
+    names.map(async (name) => JSON.parse(await readFile(join(folder, name), "utf8"))),
+  );
+}
+
+/** An engine id as jobq writes them: 16 hex digits. */
+const OTHER_ENGINE = "0123456789abcdef";
+
+describe("faults", () => {
+  test(
+    "a passing EIO on another engine's file does not make this engine take that engine's claims",
+    { timeout: 15_000 },
+    async () => {
+      await withTempDir(async (directory) => {
+        // A job that another engine runs, on another host, whose heartbeat is
+        // old enough (past its own lease of 1 s) to have its claim recovered.
+        const job = await writeCutShortJob(directory);
+        const old = Date.now() - 60_000;
+        await writeFile(
+          claimPath(directory, job),
+          JSON.stringify({ engineId: OTHER_ENGINE, claimedAt: old }),
+        );
+        await mkdir(join(directory, ".jobq", "engines"), { recursive: true });
+        const otherEngine = enginePath(directory, OTHER_ENGINE);
+        await writeFile(
+          otherEngine,
+          JSON.stringify({
+            engineId: OTHER_ENGINE,
+            pid: 999_999,
+            hostId: "another-host.invalid",
+            claimTimeout: 1000,
+            startedAt: old,
+            heartbeatAt: old,
+          }),
+        );
+        const fs = new FaultyFileSystem();
+        const fault = fs.fail({
+          method: "readTextFile",
+          path: (path) => path === otherEngine,
+          code: "EIO",
+        });
+        await withQueue(directory, { fs, pollInterval: 20 }, async (queue) => {
+          const started: Job[] = [];
+          queue.on("started", (job) => started.push(job));
+          queue.registerJobHandler("work", () => {});
+          const completed = nextEvent(queue, "completed");
+          await queue.start();
+          // Bounded: the load and the polls every 20 ms meanwhile all read the
+          // engine file and fail; a queue that took the failure for a dead
+          // engine would have started the job at once.
+          await delay(800);
+          assert.ok(fault.hits >= 2, `the engine file was read ${fault.hits} times`);
+          assert.deepEqual(started, []);
+          fault.clear();
+          const done = await completed;
+          assert.equal(done.id, job.id);
+          assert.equal(done.attempts, 2);
+          assert.equal(started.length, 1);
+        });
+      });
+    },
+  );
+
+  test(
+    "a claim that cannot be removed after the outcome is written is reported, not run again, and removed later",
+    { timeout: 15_000 },
+    async () => {
+      await withTempDir(async (directory) => {
+        const fs = new FaultyFileSystem();
+        // Completed files kept, to check what the outcome says.
+        const options = { fs, pollInterval: 20, keepCompleted: true };
+        await withQueue(directory, options, async (queue) => {
+          let runs = 0;
+          queue.registerJobHandler("work", () => {
+            runs++;
+          });
+          const job = await queue.scheduleJob({ methodName: "work" });
+          const claim = claimPath(directory, job);
+          const fault = fs.fail({
+            method: "remove",
+            path: (path) => path === claim,
+            code: "EIO",
+            times: 1,
+          });
+          const reported = nextEvent(queue, "error", (error) => error.info.job?.id === job.id);
+          const completed = nextEvent(queue, "completed");
+          await queue.start();
+          assert.equal((await completed).state, JobState.COMPLETED);
+          const error = await reported;
+          assert.equal(fault.hits, 1);
+          assert.match(error.message, /claim/);
+          await waitFor(async () => !await exists(claim), "the removal of the leftover claim");
+          // Bounded: ten poll intervals, in which a job wrongly given back
+          // because of the failed removal would run again.
+          await delay(200);
+          assert.equal(runs, 1);
+          assert.equal((await readJobFile(directory, job)).state, JobState.COMPLETED);
+        });
+      });
+    },
+  );
+
+  test("a passing read error on the job file during the claim does not lose the job", {
+    timeout: 15_000,
+  }, async () => {
+    await withTempDir(async (directory) => {
+      const fs = new FaultyFileSystem();
+      await withQueue(directory, { fs, pollInterval: 20 }, async (queue) => {
+        queue.registerJobHandler("work", () => {});
+        const job = await queue.scheduleJob({ methodName: "work" });
+        const jobPath = join(directory, `${job.key}.json`);
+        const claim = claimPath(directory, job);
+        const claimCreated = () => fs.callsOf("writeTextFile").some((call) => call.path === claim);
+        // The read under the claim, the first after the claim file is created.
+        const fault = fs.fail({
+          method: "readTextFile",
+          path: (path) => path === jobPath && claimCreated(),
+          code: "EIO",
+          times: 1,
+        });
+        const reported = nextEvent(queue, "error");
+        const completed = nextEvent(queue, "completed");
+        await queue.start();
+        assert.match((await reported).message, /EIO/);
+        const done = await completed;
+        assert.equal(fault.hits, 1);
+        assert.equal(done.id, job.id);
+        assert.equal(done.attempts, 1);
+        assert.equal(await exists(claim), false);
+      });
+    });
+  });
+
+  test(
+    "a failed claim with a fractional pollInterval is retried without an unhandled rejection",
+    { timeout: 15_000 },
+    async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        await withTempDir(async (directory) => {
+          const fs = new FaultyFileSystem();
+          const claims = join(directory, ".jobq", "claims");
+          const fault = fs.fail({
+            method: "writeTextFile",
+            path: (path) => path.startsWith(claims + "/"),
+            code: "EIO",
+            times: 1,
+          });
+          await withQueue(directory, { fs, pollInterval: 20.5 }, async (queue) => {
+            queue.registerJobHandler("work", () => {});
+            const completed = nextEvent(queue, "completed");
+            const job = await queue.scheduleJob({ methodName: "work" });
+            await queue.start();
+            assert.equal((await completed).id, job.id);
+            assert.equal(fault.hits, 1);
+          });
+        });
+        // Bounded: a rejection is reported as unhandled once the microtasks
+        // after it have run; a few timer turns are plenty.
+        await delay(50);
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+    },
+  );
+
+  test("dispose() keeps the heartbeat going while a handler still runs", {
+    timeout: 15_000,
+  }, async () => {
+    await withTempDir(async (directory) => {
+      // A lease of 600 ms: a heartbeat every 200 ms.
+      const queue = new JobQueue({ directory, fsync: false, claimTimeout: 600 });
+      const release = deferred<void>();
+      let disposed: Promise<void> | undefined;
+      try {
+        queue.registerJobHandler("work", () => release.promise);
+        const started = nextEvent(queue, "started");
+        await queue.scheduleJob({ methodName: "work" });
+        await queue.start();
+        await started;
+        const disposedAt = Date.now();
+        disposed = queue.dispose();
+        let engineId: string | undefined;
+        // Up to five leases: an engine whose heartbeat stopped at dispose()
+        // would look dead to others after one.
+        await waitFor(async () => {
+          const fresh = (await readEngineFiles(directory)).find((engine) =>
+            engine.heartbeatAt > disposedAt
+          );
+          engineId = fresh?.engineId;
+          return fresh !== undefined;
+        }, "a heartbeat after dispose() was called");
+        release.resolve();
+        await disposed;
+        assert.ok(engineId !== undefined);
+        assert.equal(await exists(enginePath(directory, engineId)), false);
+      } finally {
+        release.resolve();
+        await (disposed ?? queue.dispose());
+      }
+    });
+  });
+
+  describe("temporary files", () => {
+    /** Writes a temporary job file of an engine that has no engine file, created at `createdAt`. */
+    async function writeTempFile(directory: string, createdAt: number): Promise<string> {
+      const name = `.x__orphan.json.${OTHER_ENGINE}-${createdAt.toString(36)}-0.tmp`;
+      await writeFile(join(directory, name), "{}");
+      return join(directory, name);
+    }
+
+    test("one just created by an engine with no engine file yet survives a queue's load", async () => {
+      await withTempDir(async (directory) => {
+        const temp = await writeTempFile(directory, Date.now());
+        await withQueue(directory, {}, async (queue) => {
+          await queue.start();
+          assert.equal(await exists(temp), true);
+        });
+      });
+    });
+
+    test("one older than claimTimeout of an engine with no engine file is removed on load", async () => {
+      await withTempDir(async (directory) => {
+        const temp = await writeTempFile(directory, Date.now() - 60_000);
+        await withQueue(directory, { claimTimeout: 30_000 }, async (queue) => {
+          await queue.start();
+          assert.equal(await exists(temp), false);
+        });
+      });
+    });
+  });
+});
