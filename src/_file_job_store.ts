@@ -157,6 +157,12 @@ export class FileJobStore implements JobStore {
         await this.#dropOwnClaim(job);
         return current === undefined ? { kind: "gone" } : { kind: "gone", job: current };
       }
+      if (current.executionDate > claimedAt) {
+        // Rescheduled by another engine since this one read it: a retry
+        // waiting for its backoff.
+        await this.#dropOwnClaim(job);
+        return { kind: "notDue", job: current };
+      }
       const claimed = withChanges(current, {
         state: JobState.IN_PROGRESS,
         attempts: current.attempts + 1,
@@ -210,6 +216,7 @@ export class FileJobStore implements JobStore {
         state: JobState.NOT_STARTED,
         attempts: 0,
         executionDate: Date.now(),
+        finishedAt: undefined,
       });
       await this.#writeJob(revived, "Cannot retry the job");
       return revived;
@@ -676,7 +683,10 @@ function isRunnable(job: Job): boolean {
   return job.state === JobState.NOT_STARTED || job.state === JobState.IN_PROGRESS;
 }
 
-function withChanges(job: Job, changes: Partial<JobRecord>): Job {
+function withChanges(
+  job: Job,
+  changes: { [K in keyof JobRecord]?: JobRecord[K] | undefined },
+): Job {
   return Job.fromJSON({ ...job.toJSON(), ...changes });
 }
 

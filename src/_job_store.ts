@@ -6,6 +6,8 @@ export type ClaimResult =
   | { readonly kind: "claimed"; readonly job: Job }
   /** Another engine holds the job. */
   | { readonly kind: "busy" }
+  /** The job waits for a later date than this engine knew (a retry's backoff). */
+  | { readonly kind: "notDue"; readonly job: Job }
   /** The job is gone or finished (`job` is its final form when known). */
   | { readonly kind: "gone"; readonly job?: Job };
 

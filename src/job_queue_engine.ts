@@ -618,6 +618,7 @@ export class JobQueueEngine {
     try {
       const claim = await this.#lockingQueue.run(job.id, () => this.#store.claim(job));
       if (claim.kind === "busy") this.#heldElsewhere.set(job.id, job);
+      if (claim.kind === "notDue") this.#pending.add(claim.job);
       if (claim.kind !== "claimed") return;
       claimed = claim.job;
     } catch (error) {
@@ -744,9 +745,11 @@ export class JobQueueEngine {
     })();
     const timeout = job.timeout ?? registration.options.timeout ?? Infinity;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let expired = false;
     const timedOut = new Promise<Outcome>((resolve) => {
       if (timeout === Infinity) return;
       timer = setTimeout(() => {
+        expired = true;
         const cause = new DOMException(
           `The handler did not settle within ${timeout} ms`,
           "TimeoutError",
@@ -760,12 +763,15 @@ export class JobQueueEngine {
             { cause, info: { job } },
           ),
         });
-      }, Math.min(timeout, MAX_TIMER_DELAY));
+      }, timeout);
     });
     try {
-      // A timed-out attempt ends at its timeout; a handler that ignores its
-      // signal runs on, but its outcome no longer counts.
-      return await Promise.race([ran, timedOut]);
+      const outcome = await Promise.race([ran, timedOut]);
+      // A timed-out attempt has failed, whatever its handler does next; but
+      // until the handler settles the job keeps its claim and its slot, so
+      // that a retry never runs beside it.
+      if (expired) await ran;
+      return outcome;
     } finally {
       clearTimeout(timer);
       this.#controllers.delete(controller);
@@ -793,17 +799,16 @@ export class JobQueueEngine {
     if (typeof this.#keepCompleted !== "object") return;
     const { count = Infinity, age = Infinity } = this.#keepCompleted;
     const oldestKept = Date.now() - age;
-    let excess = this.#completedKept.length - count;
-    const kept: Job[] = [];
-    for (const job of this.#completedKept) {
-      if (excess > 0 || (job.finishedAt ?? 0) < oldestKept) {
-        excess--;
-        await this.#lockingQueue.run(job.id, () => this.#store.remove(job));
-      } else {
-        kept.push(job);
-      }
+    const excess = this.#completedKept.length - count;
+    // Decided before the first await: prunes run concurrently (completions,
+    // polls), and each must work on the list as it is, not a stale copy.
+    const expired = this.#completedKept.filter((job, index) =>
+      index < excess || (job.finishedAt ?? 0) < oldestKept
+    );
+    this.#completedKept = this.#completedKept.filter((job) => !expired.includes(job));
+    for (const job of expired) {
+      await this.#lockingQueue.run(job.id, () => this.#store.remove(job));
     }
-    this.#completedKept = kept;
   }
 
   /** Releases a claimed job unrun so that it runs again; reports failures. */
@@ -943,11 +948,13 @@ function validateKeepCompleted(value: boolean | KeepCompleted): boolean | KeepCo
     if (key !== "count" && key !== "age") {
       throw new TypeError(`Cannot set 'keepCompleted': unknown option '${key}'; use count or age`);
     }
-    if (typeof number !== "number" || !(number >= 0)) {
+    if (
+      typeof number !== "number" || !(number >= 0) || (key === "count" && !Number.isInteger(number))
+    ) {
       throw new RangeError(
-        `Cannot set 'keepCompleted' as '${key}' must be a non-negative number: current value is ${
-          String(number)
-        }`,
+        `Cannot set 'keepCompleted' as '${key}' must be a non-negative ${
+          key === "count" ? "integer" : "number"
+        }: current value is ${String(number)}`,
       );
     }
   }

@@ -126,9 +126,10 @@ export function assertRetryOptions(
     if (typeof timeout !== "number") {
       throw new TypeError(`${context} as 'timeout' must be a number: it is ${typeof timeout}`);
     }
-    if (!(timeout > 0)) {
+    // setTimeout cannot wait longer than 2^31-1 ms; no attempt should either.
+    if (!(timeout > 0 && timeout <= 2 ** 31 - 1)) {
       throw new RangeError(
-        `${context} as 'timeout' must be a positive number of milliseconds: current value is ${timeout}`,
+        `${context} as 'timeout' must be a positive number of milliseconds, at most 2147483647 (about 24.8 days): current value is ${timeout}`,
       );
     }
   }

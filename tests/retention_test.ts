@@ -1,0 +1,271 @@
+/**
+ * Retention: which job files stay in the directory once their job is done,
+ * and that `getAllJobs()` always tells what the directory holds.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readdir, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { type Job, JobQueue, type JobQueueOptions, type JobSpec, JobState } from "../mod.ts";
+import { withTempDir } from "./_helpers.ts";
+import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
+
+/** Runs `body` with a queue on `directory` (no fsync: durability is not the point), disposed afterwards. */
+async function withQueue(
+  directory: string,
+  options: Omit<JobQueueOptions, "directory">,
+  body: (queue: JobQueue) => Promise<void>,
+): Promise<void> {
+  const queue = new JobQueue({ directory, fsync: false, ...options });
+  try {
+    await body(queue);
+  } finally {
+    await queue.dispose();
+  }
+}
+
+/** The job files in `directory`. */
+async function jobFiles(directory: string): Promise<string[]> {
+  return (await readdir(directory)).filter((name) => name.endsWith(".json")).sort();
+}
+
+function fileOf(job: Job): string {
+  return `${job.key}.json`;
+}
+
+/** Asserts that `getAllJobs()` lists exactly the jobs whose files are in the directory. */
+async function assertListingAgrees(queue: JobQueue, directory: string): Promise<void> {
+  const listed = (await queue.getAllJobs()).map(fileOf).sort();
+  assert.deepEqual(listed, await jobFiles(directory));
+}
+
+/**
+ * Schedules the specs on a queue that has not started, starts it, and
+ * resolves with each job once it completed or failed; rejects after 20 s so
+ * that a broken test fails instead of hanging.
+ */
+async function runAll(queue: JobQueue, specs: JobSpec[]): Promise<Job[]> {
+  const scheduled: Job[] = [];
+  for (const spec of specs) scheduled.push(await queue.scheduleJob(spec));
+  const outcomes = new Map<string, Job>();
+  const finished = new Promise<void>((resolve) => {
+    for (const type of ["completed", "failed"] as const) {
+      queue.on(type, (job) => {
+        outcomes.set(job.id, job);
+        if (outcomes.size === scheduled.length) resolve();
+      });
+    }
+  });
+  await queue.start();
+  await withDeadline(finished, 20_000, `the end of ${scheduled.length} jobs`);
+  return scheduled.map((job) => outcomes.get(job.id)!);
+}
+
+/** A queue with a handler that completes `"work"` jobs and fails `"fail"` ones. */
+function registerHandlers(queue: JobQueue): void {
+  queue.registerJobHandler("work", () => {});
+  queue.registerJobHandler("fail", () => {
+    throw new Error("this job always fails");
+  });
+}
+
+/** Resolves once the file at `path` is gone; rejects after 10 s. */
+async function untilRemoved(path: string): Promise<void> {
+  const poll = async () => {
+    while (existsSync(path)) await delay(20);
+  };
+  await withDeadline(poll(), 10_000, `the removal of ${path}`);
+}
+
+/** Rewrites a job's file as if it had finished `ago` ms earlier. */
+async function backdate(directory: string, job: Job, ago: number): Promise<void> {
+  const path = join(directory, fileOf(job));
+  const temp = join(directory, `.${fileOf(job)}.backdate.tmp`);
+  await writeFile(temp, JSON.stringify({ ...job.toJSON(), finishedAt: Date.now() - ago }));
+  await rename(temp, path);
+}
+
+describe("retention of completed jobs", () => {
+  test("by default a completed job's file is removed", async () => {
+    await withTempDir(async (directory) => {
+      await withQueue(directory, {}, async (queue) => {
+        registerHandlers(queue);
+        const [job] = await runAll(queue, [{ methodName: "work" }]);
+        assert.equal(job!.state, JobState.COMPLETED);
+        assert.deepEqual(await jobFiles(directory), []);
+        assert.deepEqual(await queue.getAllJobs(), []);
+        assert.deepEqual(await readdir(join(directory, ".jobq", "claims")), []);
+      });
+    });
+  });
+
+  test("keepCompleted: true keeps a completed job's file, as COMPLETED", async () => {
+    await withTempDir(async (directory) => {
+      await withQueue(directory, { keepCompleted: true }, async (queue) => {
+        registerHandlers(queue);
+        const [job] = await runAll(queue, [{ methodName: "work" }]);
+        assert.equal((await readJobFile(directory, job!)).state, JobState.COMPLETED);
+        assert.deepEqual(
+          (await queue.getAllJobs()).map((listed) => [listed.id, listed.state]),
+          [[job!.id, JobState.COMPLETED]],
+        );
+        await assertListingAgrees(queue, directory);
+      });
+    });
+  });
+
+  test("keepCompleted { count: 2 } keeps the files of the two newest completed jobs", async () => {
+    await withTempDir(async (directory) => {
+      let jobs: Job[] = [];
+      await withQueue(directory, { keepCompleted: { count: 2 } }, async (queue) => {
+        registerHandlers(queue);
+        jobs = await runAll(queue, Array.from({ length: 5 }, () => ({ methodName: "work" })));
+      });
+      // dispose() waited for the last completion's pruning.
+      const newest = jobs.slice(-2);
+      assert.deepEqual(await jobFiles(directory), newest.map(fileOf).sort());
+      for (const job of newest) {
+        assert.equal((await readJobFile(directory, job)).state, JobState.COMPLETED);
+      }
+      await withQueue(directory, {}, (queue) => assertListingAgrees(queue, directory));
+    });
+  });
+
+  test("keepCompleted { count: 2 } keeps two files when jobs complete concurrently", async () => {
+    await withTempDir(async (directory) => {
+      const completionOrder: Job[] = [];
+      await withQueue(
+        directory,
+        { keepCompleted: { count: 2 }, maxConcurrency: 4 },
+        async (queue) => {
+          // Uneven run times interleave the completions, and so the pruning
+          // each of them starts.
+          queue.registerJobHandler("work", () => delay(Math.random() * 5));
+          queue.on("completed", (job) => completionOrder.push(job));
+          await runAll(queue, Array.from({ length: 40 }, () => ({ methodName: "work" })));
+        },
+      );
+      assert.equal(completionOrder.length, 40);
+      assert.deepEqual(await jobFiles(directory), completionOrder.slice(-2).map(fileOf).sort());
+    });
+  });
+
+  test("keepCompleted { age: 200 } removes a completed job's file once it is older than that", async () => {
+    await withTempDir(async (directory) => {
+      await withQueue(
+        directory,
+        { keepCompleted: { age: 200 }, pollInterval: 50 },
+        async (queue) => {
+          registerHandlers(queue);
+          let keptAtCompletion = false;
+          // Checked as the event fires: the file cannot be pruned before the
+          // engine has recorded the completion, which comes after the event.
+          queue.on(
+            "completed",
+            (job) => keptAtCompletion = existsSync(join(directory, fileOf(job))),
+          );
+          const [job] = await runAll(queue, [{ methodName: "work" }]);
+          assert.ok(keptAtCompletion, "the file was removed at once");
+          const path = join(directory, fileOf(job!));
+          await untilRemoved(path);
+          const age = Date.now() - job!.finishedAt!;
+          assert.ok(age >= 200, `the file was removed ${age} ms after completion`);
+          await assertListingAgrees(queue, directory);
+        },
+      );
+    });
+  });
+
+  for (
+    const [value, error] of [
+      [{ count: -1 }, RangeError],
+      [{ count: 1.5 }, RangeError],
+      [{ size: 1 }, TypeError],
+      ["yes", TypeError],
+    ] as const
+  ) {
+    test(`keepCompleted ${JSON.stringify(value)} is refused with a ${error.name}`, async () => {
+      await withTempDir(async (directory) => {
+        assert.throws(
+          () => new JobQueue({ directory, keepCompleted: value as unknown as boolean }),
+          error,
+        );
+        // Nothing was written: the queue did not get as far as the disk.
+        assert.deepEqual(await readdir(directory), []);
+      });
+    });
+  }
+});
+
+describe("retention of failed jobs", () => {
+  for (const keepCompleted of [false, { count: 0 }, { age: 0 }]) {
+    test(`failed jobs are kept with keepCompleted ${JSON.stringify(keepCompleted)}`, async () => {
+      await withTempDir(async (directory) => {
+        let failed: Job | undefined;
+        await withQueue(directory, { keepCompleted, pollInterval: 50 }, async (queue) => {
+          registerHandlers(queue);
+          // The completed job runs after the failed one: its removal shows
+          // that pruning ran with the failed job in the directory.
+          const [first, completed] = await runAll(queue, [
+            { methodName: "fail" },
+            { methodName: "work" },
+          ]);
+          await untilRemoved(join(directory, fileOf(completed!)));
+          failed = first;
+        });
+        assert.deepEqual(await jobFiles(directory), [fileOf(failed!)]);
+        const stored = await readJobFile(directory, failed!);
+        assert.equal(stored.state, JobState.FAILED);
+        assert.equal(stored.error?.message, "this job always fails");
+        await withQueue(directory, {}, (queue) => assertListingAgrees(queue, directory));
+      });
+    });
+  }
+
+  test("pruneFailedJobs() removes only the failed jobs older than olderThan, and counts them", async () => {
+    await withTempDir(async (directory) => {
+      let jobs: Job[] = [];
+      await withQueue(directory, { keepCompleted: true }, async (queue) => {
+        registerHandlers(queue);
+        jobs = await runAll(queue, [
+          { methodName: "fail" },
+          { methodName: "fail" },
+          { methodName: "fail" },
+          { methodName: "work" },
+        ]);
+      });
+      const [oldFailure, olderFailure, recentFailure, oldCompletion] = jobs as [Job, Job, Job, Job];
+      // Jobs that finished an hour and a day ago, without waiting that long.
+      await backdate(directory, oldFailure, 3_600_000);
+      await backdate(directory, olderFailure, 86_400_000);
+      await backdate(directory, oldCompletion, 3_600_000);
+
+      await withQueue(directory, { keepCompleted: true }, async (queue) => {
+        const waiting = await queue.scheduleJob({ methodName: "work", waitTime: 3_600_000 });
+        assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 2);
+        assert.deepEqual(
+          await jobFiles(directory),
+          [recentFailure, oldCompletion, waiting].map(fileOf).sort(),
+        );
+        assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 0);
+        // olderThan 0 takes every failed job, the recent one too.
+        assert.equal(await queue.pruneFailedJobs({ olderThan: 0 }), 1);
+        assert.deepEqual(await jobFiles(directory), [oldCompletion, waiting].map(fileOf).sort());
+        await assertListingAgrees(queue, directory);
+      });
+    });
+  });
+
+  test("pruneFailedJobs() refuses a negative olderThan with a RangeError and removes nothing", async () => {
+    await withTempDir(async (directory) => {
+      await withQueue(directory, {}, async (queue) => {
+        registerHandlers(queue);
+        const [failed] = await runAll(queue, [{ methodName: "fail" }]);
+        await assert.rejects(queue.pruneFailedJobs({ olderThan: -1 }), RangeError);
+        assert.deepEqual(await jobFiles(directory), [fileOf(failed!)]);
+        await assertListingAgrees(queue, directory);
+      });
+    });
+  });
+});

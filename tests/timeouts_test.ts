@@ -1,0 +1,200 @@
+/**
+ * Timeouts: an attempt that runs longer than its `timeout` fails as timed
+ * out, its handler's signal is aborted, and a late result does not count.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  type Job,
+  jobContext,
+  type JobHandlerOptions,
+  JobQueue,
+  JobQueueError,
+  type JobQueueEventName,
+  type JobQueuePayloadMap,
+  type JobSpec,
+  JobState,
+} from "../mod.ts";
+import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
+import { delay, readJobFile } from "./_process_helpers.ts";
+
+/** Runs `body` with a queue on a fresh directory (no fsync: durability is not the point), disposed afterwards. */
+async function withQueue(
+  body: (queue: JobQueue, directory: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (directory) => {
+    const queue = new JobQueue({ directory, fsync: false });
+    try {
+      await body(queue, directory);
+    } finally {
+      await queue.dispose();
+    }
+  });
+}
+
+/** Every payload of `type` events of `queue` from now on. */
+function record<K extends JobQueueEventName>(
+  queue: JobQueue,
+  type: K,
+): JobQueuePayloadMap[K][] {
+  const payloads: JobQueuePayloadMap[K][] = [];
+  queue.on(type, (payload) => payloads.push(payload));
+  return payloads;
+}
+
+/**
+ * Schedules a job on a queue that has not started, starts it, and resolves
+ * with the job once it completes or fails for good; rejects after 20 s so
+ * that a broken test fails instead of hanging.
+ */
+async function runToEnd(queue: JobQueue, spec: JobSpec): Promise<Job> {
+  const scheduled = await queue.scheduleJob(spec);
+  const outcome = new Promise<Job>((resolve, reject) => {
+    const unsubscribe: (() => void)[] = [];
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      for (const off of unsubscribe) off();
+      settle();
+    };
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`Job ${scheduled.id} did not finish in time`))),
+      20_000,
+    );
+    for (const type of ["completed", "failed"] as const) {
+      unsubscribe.push(queue.on(type, (job) => {
+        if (job.id === scheduled.id) finish(() => resolve(job));
+      }));
+    }
+  });
+  await queue.start();
+  return await outcome;
+}
+
+/**
+ * A handler that stops as a well-behaved one does: it rejects with its
+ * signal's reason once the signal aborts. Records each attempt's signal.
+ */
+function stopsWhenAborted(): { handler: () => Promise<void>; signals: AbortSignal[] } {
+  const signals: AbortSignal[] = [];
+  const handler = () => {
+    const { signal } = jobContext();
+    signals.push(signal);
+    return new Promise<void>((_, reject) => {
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  };
+  return { handler, signals };
+}
+
+/**
+ * Runs a job whose handler outlives its timeout, set in the handler options
+ * or in the spec, and checks how its attempt failed.
+ */
+async function assertTimesOut(
+  handlerOptions: JobHandlerOptions,
+  spec: Omit<JobSpec, "methodName">,
+): Promise<void> {
+  await withQueue(async (queue, directory) => {
+    const { handler, signals } = stopsWhenAborted();
+    queue.registerJobHandler("slow", handler, handlerOptions);
+    const errors = record(queue, "error");
+    const job = await runToEnd(queue, { methodName: "slow", ...spec });
+    assert.equal(job.state, JobState.FAILED);
+    assert.equal(job.attempts, 1);
+
+    assert.equal(errors.length, 1);
+    const error = errors[0]!;
+    assert.ok(error instanceof JobQueueError);
+    assert.match(error.message, /timed out after 100 ms/);
+    assert.equal(error.info.job?.id, job.id);
+    const cause = error.cause as DOMException;
+    assert.ok(cause instanceof DOMException, `the cause is ${String(cause)}`);
+    assert.equal(cause.name, "TimeoutError");
+
+    assert.equal(signals.length, 1);
+    assert.ok(signals[0]!.aborted);
+    assert.equal(signals[0]!.reason, cause);
+
+    const stored = await readJobFile(directory, job);
+    assert.equal(stored.state, JobState.FAILED);
+    assert.equal(stored.error?.name, "JobQueueError");
+    assert.match(stored.error?.message ?? "", /timed out after 100 ms/);
+  });
+}
+
+describe("timeouts", () => {
+  test("a handler that outlives the timeout of its handler options fails as timed out, and its signal aborts", async () => {
+    await assertTimesOut({ timeout: 100 }, {});
+  });
+
+  test("a handler that outlives the timeout of its job's spec fails as timed out, whatever its handler's timeout", async () => {
+    await assertTimesOut({ timeout: 60_000 }, { timeout: 100 });
+  });
+
+  test("a timed-out attempt counts as an attempt: with maxAttempts 2 the job is retried", async () => {
+    await withQueue(async (queue) => {
+      const { handler: stop, signals } = stopsWhenAborted();
+      // The first attempt hangs until it times out; the second finishes.
+      queue.registerJobHandler(
+        "slowOnce",
+        () => signals.length === 0 ? stop() : undefined,
+        { maxAttempts: 2, timeout: 100, backoff: { type: "fixed", delay: 10 } },
+      );
+      const retrying = record(queue, "retrying");
+      const job = await runToEnd(queue, { methodName: "slowOnce" });
+      assert.equal(job.state, JobState.COMPLETED);
+      assert.equal(job.attempts, 2);
+      assert.equal(retrying.length, 1);
+      assert.equal(retrying[0]!.attempts, 1);
+      assert.equal(retrying[0]!.error?.name, "JobQueueError");
+      assert.match(retrying[0]!.error?.message ?? "", /timed out after 100 ms/);
+      assert.ok(signals[0]!.aborted);
+    });
+  });
+
+  test("a handler that settles within its timeout completes, and a job's timeout wins over its handler's", async () => {
+    await withQueue(async (queue) => {
+      const signals: AbortSignal[] = [];
+      // 300 ms is past the handler's timeout but well within the job's.
+      queue.registerJobHandler("steady", async () => {
+        signals.push(jobContext().signal);
+        await delay(300);
+      }, { timeout: 100 });
+      const job = await runToEnd(queue, { methodName: "steady", timeout: 60_000 });
+      assert.equal(job.state, JobState.COMPLETED);
+      assert.equal(job.attempts, 1);
+      assert.equal(signals.length, 1);
+      assert.equal(signals[0]!.aborted, false);
+    });
+  });
+
+  test("a timed-out handler that ignores its signal keeps the job claimed until it settles, and does not complete it", async () => {
+    await withQueue(async (queue, directory) => {
+      const release = deferred<void>();
+      const aborted = deferred<void>();
+      queue.registerJobHandler("stubborn", async () => {
+        jobContext().signal.addEventListener("abort", () => aborted.resolve());
+        await release.promise;
+      }, { timeout: 100 });
+      const completed = record(queue, "completed");
+      const failed = record(queue, "failed");
+      const job = await queue.scheduleJob({ methodName: "stubborn" });
+      await queue.start();
+      await aborted.promise;
+      // Timed out but still running: the outcome waits for the handler, so
+      // nothing can run the job beside it. 200 ms is ample for a premature
+      // outcome to be written.
+      await delay(200);
+      assert.deepEqual(failed, []);
+      assert.equal((await readJobFile(directory, job)).state, JobState.IN_PROGRESS);
+
+      const ended = nextEvent(queue, "failed");
+      release.resolve();
+      assert.equal((await ended).id, job.id);
+      assert.deepEqual(completed, []);
+      const stored = await readJobFile(directory, job);
+      assert.equal(stored.state, JobState.FAILED);
+      assert.match(stored.error?.message ?? "", /timed out/);
+    });
+  });
+});
