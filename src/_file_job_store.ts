@@ -290,6 +290,11 @@ export class FileJobStore implements JobStore {
     // Claims are listed before engines: an engine registers before it claims,
     // so a claim whose engine is missing from the later listing is an orphan.
     const claimNames = (await this.#listDirectory(this.#claims)).filter(isJobFileName);
+    // A claim seen unreadable and gone since must not leave its first-seen
+    // time to a later claim of the same job.
+    for (const name of this.#unreadableClaims.keys()) {
+      if (!claimNames.includes(name)) this.#unreadableClaims.delete(name);
+    }
     const engines = await this.#readEngines();
     for (const [engineId, engine] of engines) {
       if (!this.#isEngineAlive(engineId, engine)) {
@@ -374,7 +379,9 @@ export class FileJobStore implements JobStore {
    */
   async #createClaim(job: Job, claimedAt: number, failure: string): Promise<boolean> {
     const claim: ClaimRecord = { engineId: this.#engineId, claimedAt };
-    // Held before the file exists, so that recover() never takes it for a leftover.
+    // Held before the file exists, so that recover() never takes it for a
+    // leftover; a claim this engine already holds stays held on failure.
+    const held = this.#heldClaims.has(job.id);
     this.#heldClaims.add(job.id);
     try {
       await this.#fs.writeTextFile(this.#claimPath(job.id), JSON.stringify(claim), {
@@ -382,7 +389,7 @@ export class FileJobStore implements JobStore {
       });
       return true;
     } catch (cause) {
-      this.#heldClaims.delete(job.id);
+      if (!held) this.#heldClaims.delete(job.id);
       if (isAlreadyExists(cause)) return false;
       throw this.#error(`${failure} ${job.key}`, cause, job);
     }

@@ -604,57 +604,58 @@ export class JobQueueEngine {
 
   #start(job: Job): void {
     // #run reports its own failures; the catch is for bugs, so that no
-    // rejection goes unhandled.
-    const run = this.#run(job).catch((error) => this.#emitError(error)).finally(() => {
-      this.#running.delete(job.id);
-      this.#pump();
-    });
+    // rejection goes unhandled. What it hands back waits in the index again,
+    // but only once this run is over: a job never runs twice at once here.
+    const run: Promise<void> = this.#run(job)
+      .catch((error) => void this.#emitError(error))
+      .then((next) => {
+        if (this.#running.get(job.id) === run) this.#running.delete(job.id);
+        if (next !== undefined && this.#disposed === undefined) this.#pending.add(next);
+        this.#pump();
+      });
     this.#running.set(job.id, run);
   }
 
-  /** Claims, runs and records one job; reports instead of rejecting. */
-  async #run(job: Job): Promise<void> {
+  /**
+   * Claims, runs and records one job; reports instead of rejecting. Resolves
+   * to the job when it must wait in the index again (a retry, a job not due
+   * yet, a transient fault).
+   */
+  async #run(job: Job): Promise<Job | undefined> {
     let claimed: Job;
     try {
       const claim = await this.#lockingQueue.run(job.id, () => this.#store.claim(job));
       if (claim.kind === "busy") this.#heldElsewhere.set(job.id, job);
-      if (claim.kind === "notDue") this.#pending.add(claim.job);
-      if (claim.kind !== "claimed") return;
+      if (claim.kind === "notDue") return claim.job;
+      if (claim.kind !== "claimed") return undefined;
       claimed = claim.job;
     } catch (error) {
       this.#emitError(error);
-      this.#retryLater(job);
-      return;
+      return this.#later(job);
     }
-    if (!this.#processing) {
-      await this.#giveBack(claimed);
-      return;
-    }
+    if (!this.#processing) return await this.#giveBack(claimed);
     this.#emit("debug", { message: "starting job", info: { job: claimed } });
     this.#emit("started", claimed);
     const outcome = await this.#invoke(claimed);
-    if (outcome.kind === "interrupted") {
-      await this.#giveBack(claimed);
-      return;
-    }
+    if (outcome.kind === "interrupted") return await this.#giveBack(claimed);
     try {
-      if (outcome.kind === "completed") await this.#recordCompletion(claimed);
-      else await this.#recordFailure(claimed, outcome.error);
+      if (outcome.kind === "completed") return await this.#recordCompletion(claimed);
+      return await this.#recordFailure(claimed, outcome.error);
     } catch (error) {
       // The outcome could not be written: give the job back so that it runs
       // again rather than staying claimed until this process exits.
       this.#emitError(error);
-      await this.#giveBack(claimed);
+      return await this.#giveBack(claimed);
     }
   }
 
-  async #recordCompletion(job: Job): Promise<void> {
+  async #recordCompletion(job: Job): Promise<undefined> {
     const keep = this.#keepCompleted !== false;
     const completed = await this.#lockingQueue.run(
       job.id,
       () => this.#store.complete(job, keep),
     );
-    if (completed === undefined) return this.#emit("error", lostClaimError(job));
+    if (completed === undefined) return this.#reportLostClaim(job);
     this.#emit("debug", { message: "completed job", info: { job: completed } });
     this.#emit("completed", completed);
     if (keep) {
@@ -663,8 +664,11 @@ export class JobQueueEngine {
     }
   }
 
-  /** Reschedules a failed attempt when attempts are left; fails the job otherwise. */
-  async #recordFailure(job: Job, error: unknown): Promise<void> {
+  /**
+   * Reschedules a failed attempt when attempts are left, and resolves to the
+   * job waiting for its retry; fails the job otherwise.
+   */
+  async #recordFailure(job: Job, error: unknown): Promise<Job | undefined> {
     const registration = this.#handlers.get(job.methodName);
     const maxAttempts = job.maxAttempts ?? registration?.options.maxAttempts ?? 1;
     // A job without a handler fails at once: waiting would not bring one.
@@ -675,17 +679,16 @@ export class JobQueueEngine {
         job.id,
         () => this.#store.reschedule(job, toErrorRecord(error), due),
       );
-      if (retrying === undefined) return this.#emit("error", lostClaimError(job));
+      if (retrying === undefined) return this.#reportLostClaim(job);
       this.#emit("debug", { message: "retrying job", info: { job: retrying } });
       this.#emit("retrying", retrying);
-      this.#pending.add(retrying);
-      return;
+      return retrying;
     }
     const failed = await this.#lockingQueue.run(
       job.id,
       () => this.#store.fail(job, toErrorRecord(error)),
     );
-    if (failed === undefined) return this.#emit("error", lostClaimError(job));
+    if (failed === undefined) return this.#reportLostClaim(job);
     this.#emit("debug", { message: "failed job", info: { job: failed } });
     this.#emit("failed", failed);
     this.#emit("error", this.#failureError(failed, error));
@@ -811,27 +814,31 @@ export class JobQueueEngine {
     }
   }
 
-  /** Releases a claimed job unrun so that it runs again; reports failures. */
-  async #giveBack(job: Job): Promise<void> {
+  #reportLostClaim(job: Job): undefined {
+    this.#emit("error", lostClaimError(job));
+    return undefined;
+  }
+
+  /**
+   * Releases a claimed job unrun so that it runs again; reports failures.
+   * Resolves to the job to wait in the index again.
+   */
+  async #giveBack(job: Job): Promise<Job> {
     try {
       await this.#lockingQueue.run(job.id, () => this.#store.release(job));
     } catch (error) {
       this.#emitError(error);
     }
-    this.#retryLater(job);
+    return this.#later(job);
   }
 
-  /** Puts a job back in the index, due after one poll interval, for transient faults. */
-  #retryLater(job: Job): void {
-    if (this.#disposed !== undefined) return;
-    const retry = Job.fromJSON({
+  /** The job, waiting again and due after one poll interval, after a transient fault. */
+  #later(job: Job): Job {
+    return Job.fromJSON({
       ...job.toJSON(),
       state: JobState.NOT_STARTED,
       executionDate: Math.max(job.executionDate, Math.ceil(Date.now() + this.#pollInterval)),
     });
-    // The id keeps its place in the order; only the due time moves.
-    this.#pending.add(retry);
-    this.#pump();
   }
 
   /** Polls the directory while processing; this timer keeps the process alive. */
