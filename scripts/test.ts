@@ -247,6 +247,8 @@ async function main(): Promise<void> {
   await check("deno lint", deno, ["lint"]);
   await check("deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]);
   await check("deno check mod.ts tests/ scripts/", deno, ["check", "mod.ts", "tests/", "scripts/"]);
+  // The README's examples are code users copy: they must compile.
+  await check("deno check --doc-only README.md", deno, ["check", "--doc-only", "README.md"]);
   await check("deno publish --dry-run --allow-dirty", deno, [
     "publish",
     "--dry-run",
