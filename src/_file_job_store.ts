@@ -60,9 +60,10 @@ const enginesInThisProcess = new Set<string>();
  * The file store: one JSON file per job, `<directory>/<methodName>__<id>.json`,
  * and jobq's own state under `<directory>/.jobq/`:
  *
- * - `claims/<id>.json`: created exclusively (`O_EXCL`) by the engine that runs
- *   the job, so two engines never run it at once; removed after the outcome
- *   is written.
+ * - `claims/<id>.json`: written whole under a temporary name, then hard-linked
+ *   into place by the engine that runs the job (a link fails if the name
+ *   exists), so two engines never run it at once and no claim is ever seen
+ *   half-written; removed after the outcome is written.
  * - `engines/<engineId>.json`: one per live engine, rewritten by heartbeats;
  *   the claims of an engine that is gone, or silent for `claimTimeout`, are
  *   recovered.
@@ -383,15 +384,21 @@ export class FileJobStore implements JobStore {
     // leftover; a claim this engine already holds stays held on failure.
     const held = this.#heldClaims.has(job.id);
     this.#heldClaims.add(job.id);
+    // Written whole under a temporary name, then linked into place: the link
+    // fails if the claim exists, so it is as exclusive as O_EXCL, and a
+    // process killed half-way leaves no empty claim that names no engine.
+    const path = this.#claimPath(job.id);
+    const temp = this.#tempPathFor(path);
     try {
-      await this.#fs.writeTextFile(this.#claimPath(job.id), JSON.stringify(claim), {
-        createNew: true,
-      });
+      await this.#fs.writeTextFile(temp, JSON.stringify(claim));
+      await this.#fs.link(temp, path);
       return true;
     } catch (cause) {
       if (!held) this.#heldClaims.delete(job.id);
       if (isAlreadyExists(cause)) return false;
       throw this.#error(`${failure} ${job.key}`, cause, job);
+    } finally {
+      await this.#removeIfExists(temp).catch(() => {}); // else removed as a leftover on a later load
     }
   }
 
@@ -528,8 +535,8 @@ export class FileJobStore implements JobStore {
   #isStale(name: string, text: string, engines: Map<string, EngineStatus>): boolean {
     const claim = parseJson(text) as ClaimRecord | undefined;
     if (claim === undefined || typeof claim.engineId !== "string") {
-      // A claim is written in one small write after an exclusive create; an
-      // engine that died in between leaves it empty. Give it the lease time.
+      // Claims are linked into place whole; one that cannot be read was
+      // damaged some other way (a disk fault, a hand edit). Give it the lease.
       const firstSeen = this.#unreadableClaims.get(name) ?? Date.now();
       this.#unreadableClaims.set(name, firstSeen);
       return Date.now() - firstSeen > this.#claimTimeout;

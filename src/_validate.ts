@@ -27,7 +27,16 @@ export function assertMethodName(methodName: unknown): asserts methodName is str
  * dropped, as JSON does; everything else that JSON would change is refused.
  */
 export function assertJsonFaithful(value: unknown, what = "params"): void {
-  visit(value, what, new Set());
+  try {
+    visit(value, what, new Set());
+  } catch (error) {
+    // JSON.parse accepts nesting deeper than a recursive walk can follow.
+    if (!(error instanceof RangeError)) throw error;
+    throw new TypeError(
+      `Cannot store ${what}: they nest too deeply to check; flatten them`,
+      { cause: error },
+    );
+  }
 }
 
 function visit(value: unknown, path: string, ancestors: Set<object>): void {

@@ -168,7 +168,8 @@ describe("faults", () => {
         const job = await queue.scheduleJob({ methodName: "work" });
         const jobPath = join(directory, `${job.key}.json`);
         const claim = claimPath(directory, job);
-        const claimCreated = () => fs.callsOf("writeTextFile").some((call) => call.path === claim);
+        // Claims are written under a temporary name, then linked into place.
+        const claimCreated = () => fs.callsOf("link").some((call) => call.to === claim);
         // The read under the claim, the first after the claim file is created.
         const fault = fs.fail({
           method: "readTextFile",
