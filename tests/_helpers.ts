@@ -8,7 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { JobQueue, JobQueueEventName, JobQueuePayloadMap } from "../mod.ts";
+import {
+  JobQueue,
+  type JobQueueEventName,
+  type JobQueueOptions,
+  type JobQueuePayloadMap,
+} from "../mod.ts";
 
 /** The runtime running the tests. */
 export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
@@ -28,6 +33,43 @@ export function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((settle) => resolve = settle);
   return { promise, resolve };
+}
+
+/**
+ * Runs `body` with a queue on `directory`, disposed afterwards. Without
+ * fsync unless `options` asks for it: durability is rarely the point.
+ */
+export async function withQueueOn(
+  directory: string,
+  options: Omit<JobQueueOptions, "directory">,
+  body: (queue: JobQueue) => Promise<void>,
+): Promise<void> {
+  const queue = new JobQueue({ directory, fsync: false, ...options });
+  try {
+    await body(queue);
+  } finally {
+    await queue.dispose();
+  }
+}
+
+/** Runs `body` with a queue on a fresh temporary directory, as {@linkcode withQueueOn}. */
+export function withQueue(
+  options: Omit<JobQueueOptions, "directory">,
+  body: (queue: JobQueue, directory: string) => Promise<void>,
+): Promise<void> {
+  return withTempDir((directory) =>
+    withQueueOn(directory, options, (queue) => body(queue, directory))
+  );
+}
+
+/** Every payload of the `type` events of `queue` from now on. */
+export function recordEvents<K extends JobQueueEventName>(
+  queue: JobQueue,
+  type: K,
+): JobQueuePayloadMap[K][] {
+  const payloads: JobQueuePayloadMap[K][] = [];
+  queue.on(type, (payload) => payloads.push(payload));
+  return payloads;
 }
 
 /** Runs `test` with a fresh temporary directory, removed afterwards. */

@@ -7,24 +7,10 @@ import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, type JobQueueOptions, JobState } from "../mod.ts";
+import { type Job, JobQueue, JobState } from "../mod.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
-import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
+import { deferred, nextEvent, withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
-
-/** Runs `body` with a queue on `directory` (no fsync: durability is not the point), disposed afterwards. */
-async function withQueue(
-  directory: string,
-  options: Omit<JobQueueOptions, "directory">,
-  body: (queue: JobQueue) => Promise<void>,
-): Promise<void> {
-  const queue = new JobQueue({ directory, fsync: false, ...options });
-  try {
-    await body(queue);
-  } finally {
-    await queue.dispose();
-  }
-}
 
 function claimPath(directory: string, job: Job): string {
   return join(directory, ".jobq", "claims", `${job.id}.json`);
@@ -97,7 +83,7 @@ describe("faults", () => {
           path: (path) => path === otherEngine,
           code: "EIO",
         });
-        await withQueue(directory, { fs, pollInterval: 20 }, async (queue) => {
+        await withQueueOn(directory, { fs, pollInterval: 20 }, async (queue) => {
           const started: Job[] = [];
           queue.on("started", (job) => started.push(job));
           queue.registerJobHandler("work", () => {});
@@ -127,7 +113,7 @@ describe("faults", () => {
         const fs = new FaultyFileSystem();
         // Completed files kept, to check what the outcome says.
         const options = { fs, pollInterval: 20, keepCompleted: true };
-        await withQueue(directory, options, async (queue) => {
+        await withQueueOn(directory, options, async (queue) => {
           let runs = 0;
           queue.registerJobHandler("work", () => {
             runs++;
@@ -163,7 +149,7 @@ describe("faults", () => {
   }, async () => {
     await withTempDir(async (directory) => {
       const fs = new FaultyFileSystem();
-      await withQueue(directory, { fs, pollInterval: 20 }, async (queue) => {
+      await withQueueOn(directory, { fs, pollInterval: 20 }, async (queue) => {
         queue.registerJobHandler("work", () => {});
         const job = await queue.scheduleJob({ methodName: "work" });
         const jobPath = join(directory, `${job.key}.json`);
@@ -207,7 +193,7 @@ describe("faults", () => {
             code: "EIO",
             times: 1,
           });
-          await withQueue(directory, { fs, pollInterval: 20.5 }, async (queue) => {
+          await withQueueOn(directory, { fs, pollInterval: 20.5 }, async (queue) => {
             queue.registerJobHandler("work", () => {});
             const completed = nextEvent(queue, "completed");
             const job = await queue.scheduleJob({ methodName: "work" });
@@ -274,7 +260,7 @@ describe("faults", () => {
     test("one just created by an engine with no engine file yet survives a queue's load", async () => {
       await withTempDir(async (directory) => {
         const temp = await writeTempFile(directory, Date.now());
-        await withQueue(directory, {}, async (queue) => {
+        await withQueueOn(directory, {}, async (queue) => {
           await queue.start();
           assert.equal(await exists(temp), true);
         });
@@ -284,7 +270,7 @@ describe("faults", () => {
     test("one older than claimTimeout of an engine with no engine file is removed on load", async () => {
       await withTempDir(async (directory) => {
         const temp = await writeTempFile(directory, Date.now() - 60_000);
-        await withQueue(directory, { claimTimeout: 30_000 }, async (queue) => {
+        await withQueueOn(directory, { claimTimeout: 30_000 }, async (queue) => {
           await queue.start();
           assert.equal(await exists(temp), false);
         });

@@ -17,26 +17,10 @@ import {
   JobQueueEngine,
   JobQueueError,
   JobQueueErrorEvent,
-  type JobQueueOptions,
   type JobRecord,
   JobState,
 } from "../mod.ts";
-import { collectEvents, deferred, nextEvent, withTempDir } from "./_helpers.ts";
-
-/** Runs `test` with a started-or-not queue on a fresh directory, disposed afterwards. */
-async function withQueue(
-  options: Partial<JobQueueOptions>,
-  test: (queue: JobQueue, directory: string) => Promise<void>,
-): Promise<void> {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue({ directory, fsync: false, ...options });
-    try {
-      await test(queue, directory);
-    } finally {
-      await queue.dispose();
-    }
-  });
-}
+import { collectEvents, deferred, nextEvent, withQueue, withTempDir } from "./_helpers.ts";
 
 async function readRecord(directory: string, job: Job): Promise<JobRecord> {
   return JSON.parse(await readFile(join(directory, `${job.key}.json`), "utf8"));

@@ -7,23 +7,9 @@ import { existsSync } from "node:fs";
 import { readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, type JobQueueOptions, type JobSpec, JobState } from "../mod.ts";
-import { withTempDir } from "./_helpers.ts";
+import { type Job, JobQueue, type JobSpec, JobState } from "../mod.ts";
+import { withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
-
-/** Runs `body` with a queue on `directory` (no fsync: durability is not the point), disposed afterwards. */
-async function withQueue(
-  directory: string,
-  options: Omit<JobQueueOptions, "directory">,
-  body: (queue: JobQueue) => Promise<void>,
-): Promise<void> {
-  const queue = new JobQueue({ directory, fsync: false, ...options });
-  try {
-    await body(queue);
-  } finally {
-    await queue.dispose();
-  }
-}
 
 /** The job files in `directory`. */
 async function jobFiles(directory: string): Promise<string[]> {
@@ -89,7 +75,7 @@ async function backdate(directory: string, job: Job, ago: number): Promise<void>
 describe("retention of completed jobs", () => {
   test("by default a completed job's file is removed", async () => {
     await withTempDir(async (directory) => {
-      await withQueue(directory, {}, async (queue) => {
+      await withQueueOn(directory, {}, async (queue) => {
         registerHandlers(queue);
         const [job] = await runAll(queue, [{ methodName: "work" }]);
         assert.equal(job!.state, JobState.COMPLETED);
@@ -102,7 +88,7 @@ describe("retention of completed jobs", () => {
 
   test("keepCompleted: true keeps a completed job's file, as COMPLETED", async () => {
     await withTempDir(async (directory) => {
-      await withQueue(directory, { keepCompleted: true }, async (queue) => {
+      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
         registerHandlers(queue);
         const [job] = await runAll(queue, [{ methodName: "work" }]);
         assert.equal((await readJobFile(directory, job!)).state, JobState.COMPLETED);
@@ -118,7 +104,7 @@ describe("retention of completed jobs", () => {
   test("keepCompleted { count: 2 } keeps the files of the two newest completed jobs", async () => {
     await withTempDir(async (directory) => {
       let jobs: Job[] = [];
-      await withQueue(directory, { keepCompleted: { count: 2 } }, async (queue) => {
+      await withQueueOn(directory, { keepCompleted: { count: 2 } }, async (queue) => {
         registerHandlers(queue);
         jobs = await runAll(queue, Array.from({ length: 5 }, () => ({ methodName: "work" })));
       });
@@ -128,14 +114,14 @@ describe("retention of completed jobs", () => {
       for (const job of newest) {
         assert.equal((await readJobFile(directory, job)).state, JobState.COMPLETED);
       }
-      await withQueue(directory, {}, (queue) => assertListingAgrees(queue, directory));
+      await withQueueOn(directory, {}, (queue) => assertListingAgrees(queue, directory));
     });
   });
 
   test("keepCompleted { count: 2 } keeps two files when jobs complete concurrently", async () => {
     await withTempDir(async (directory) => {
       const completionOrder: Job[] = [];
-      await withQueue(
+      await withQueueOn(
         directory,
         { keepCompleted: { count: 2 }, maxConcurrency: 4 },
         async (queue) => {
@@ -153,7 +139,7 @@ describe("retention of completed jobs", () => {
 
   test("keepCompleted { age: 200 } removes a completed job's file once it is older than that", async () => {
     await withTempDir(async (directory) => {
-      await withQueue(
+      await withQueueOn(
         directory,
         { keepCompleted: { age: 200 }, pollInterval: 50 },
         async (queue) => {
@@ -203,7 +189,7 @@ describe("retention of failed jobs", () => {
     test(`failed jobs are kept with keepCompleted ${JSON.stringify(keepCompleted)}`, async () => {
       await withTempDir(async (directory) => {
         let failed: Job | undefined;
-        await withQueue(directory, { keepCompleted, pollInterval: 50 }, async (queue) => {
+        await withQueueOn(directory, { keepCompleted, pollInterval: 50 }, async (queue) => {
           registerHandlers(queue);
           // The completed job runs after the failed one: its removal shows
           // that pruning ran with the failed job in the directory.
@@ -218,7 +204,7 @@ describe("retention of failed jobs", () => {
         const stored = await readJobFile(directory, failed!);
         assert.equal(stored.state, JobState.FAILED);
         assert.equal(stored.error?.message, "this job always fails");
-        await withQueue(directory, {}, (queue) => assertListingAgrees(queue, directory));
+        await withQueueOn(directory, {}, (queue) => assertListingAgrees(queue, directory));
       });
     });
   }
@@ -226,7 +212,7 @@ describe("retention of failed jobs", () => {
   test("pruneFailedJobs() removes only the failed jobs older than olderThan, and counts them", async () => {
     await withTempDir(async (directory) => {
       let jobs: Job[] = [];
-      await withQueue(directory, { keepCompleted: true }, async (queue) => {
+      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
         registerHandlers(queue);
         jobs = await runAll(queue, [
           { methodName: "fail" },
@@ -241,7 +227,7 @@ describe("retention of failed jobs", () => {
       await backdate(directory, olderFailure, 86_400_000);
       await backdate(directory, oldCompletion, 3_600_000);
 
-      await withQueue(directory, { keepCompleted: true }, async (queue) => {
+      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
         const waiting = await queue.scheduleJob({ methodName: "work", waitTime: 3_600_000 });
         assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 2);
         assert.deepEqual(
@@ -259,7 +245,7 @@ describe("retention of failed jobs", () => {
 
   test("pruneFailedJobs() refuses a negative olderThan with a RangeError and removes nothing", async () => {
     await withTempDir(async (directory) => {
-      await withQueue(directory, {}, async (queue) => {
+      await withQueueOn(directory, {}, async (queue) => {
         registerHandlers(queue);
         const [failed] = await runAll(queue, [{ methodName: "fail" }]);
         await assert.rejects(queue.pruneFailedJobs({ olderThan: -1 }), RangeError);

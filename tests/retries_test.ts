@@ -12,39 +12,11 @@ import {
   type JobHandlerOptions,
   JobQueue,
   JobQueueError,
-  type JobQueueEventName,
-  type JobQueueOptions,
-  type JobQueuePayloadMap,
   type JobSpec,
   JobState,
 } from "../mod.ts";
-import { deferred, withTempDir } from "./_helpers.ts";
+import { deferred, recordEvents, withQueue, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
-
-/** Runs `body` with a queue on a fresh directory (no fsync: durability is not the point), disposed afterwards. */
-async function withQueue(
-  options: Omit<JobQueueOptions, "directory">,
-  body: (queue: JobQueue, directory: string) => Promise<void>,
-): Promise<void> {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue({ directory, fsync: false, ...options });
-    try {
-      await body(queue, directory);
-    } finally {
-      await queue.dispose();
-    }
-  });
-}
-
-/** Every payload of `type` events of `queue` from now on. */
-function record<K extends JobQueueEventName>(
-  queue: JobQueue,
-  type: K,
-): JobQueuePayloadMap[K][] {
-  const payloads: JobQueuePayloadMap[K][] = [];
-  queue.on(type, (payload) => payloads.push(payload));
-  return payloads;
-}
 
 /**
  * Resolves with the job once it completes or fails for good, in any of
@@ -150,7 +122,7 @@ describe("retries: attempts", () => {
     await withQueue({}, async (queue, directory) => {
       const { handler, calls } = failingFirst(Infinity);
       queue.registerJobHandler("once", handler);
-      const retrying = record(queue, "retrying");
+      const retrying = recordEvents(queue, "retrying");
       const job = await runToEnd(queue, { methodName: "once" });
       assert.equal(job.state, JobState.FAILED);
       assert.equal(job.attempts, 1);
@@ -170,7 +142,7 @@ describe("retries: attempts", () => {
         maxAttempts: 3,
         backoff: { type: "fixed", delay: 20 },
       });
-      const retrying = record(queue, "retrying");
+      const retrying = recordEvents(queue, "retrying");
       const scheduled = await queue.scheduleJob({ methodName: "flaky" });
       const outcome = outcomeOf(queue, scheduled.id);
       await queue.start();
@@ -198,7 +170,7 @@ describe("retries: attempts", () => {
         maxAttempts: 3,
         backoff: { type: "fixed", delay: 10 },
       });
-      const failures = record(queue, "error");
+      const failures = recordEvents(queue, "error");
       const job = await runToEnd(queue, { methodName: "doomed" });
       assert.equal(job.state, JobState.FAILED);
       assert.equal(job.attempts, 3);
@@ -253,7 +225,7 @@ describe("retries: attempts", () => {
 
   test("a job without a handler fails at once, even with maxAttempts 3", async () => {
     await withQueue({}, async (queue) => {
-      const retrying = record(queue, "retrying");
+      const retrying = recordEvents(queue, "retrying");
       const job = await runToEnd(queue, {
         methodName: "unregistered",
         maxAttempts: 3,
@@ -423,7 +395,7 @@ describe("retries: backoff", () => {
           maxAttempts: 2,
           backoff: () => result,
         });
-        const errors = record(queue, "error");
+        const errors = recordEvents(queue, "error");
         const job = await runToEnd(queue, { methodName: "broken" });
         assert.equal(job.state, JobState.COMPLETED);
         assert.equal(job.attempts, 2);

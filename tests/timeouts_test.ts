@@ -8,39 +8,13 @@ import {
   type Job,
   jobContext,
   type JobHandlerOptions,
-  JobQueue,
+  type JobQueue,
   JobQueueError,
-  type JobQueueEventName,
-  type JobQueuePayloadMap,
   type JobSpec,
   JobState,
 } from "../mod.ts";
-import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
+import { deferred, nextEvent, recordEvents, withQueue } from "./_helpers.ts";
 import { delay, readJobFile } from "./_process_helpers.ts";
-
-/** Runs `body` with a queue on a fresh directory (no fsync: durability is not the point), disposed afterwards. */
-async function withQueue(
-  body: (queue: JobQueue, directory: string) => Promise<void>,
-): Promise<void> {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue({ directory, fsync: false });
-    try {
-      await body(queue, directory);
-    } finally {
-      await queue.dispose();
-    }
-  });
-}
-
-/** Every payload of `type` events of `queue` from now on. */
-function record<K extends JobQueueEventName>(
-  queue: JobQueue,
-  type: K,
-): JobQueuePayloadMap[K][] {
-  const payloads: JobQueuePayloadMap[K][] = [];
-  queue.on(type, (payload) => payloads.push(payload));
-  return payloads;
-}
 
 /**
  * Schedules a job on a queue that has not started, starts it, and resolves
@@ -94,10 +68,10 @@ async function assertTimesOut(
   handlerOptions: JobHandlerOptions,
   spec: Omit<JobSpec, "methodName">,
 ): Promise<void> {
-  await withQueue(async (queue, directory) => {
+  await withQueue({}, async (queue, directory) => {
     const { handler, signals } = stopsWhenAborted();
     queue.registerJobHandler("slow", handler, handlerOptions);
-    const errors = record(queue, "error");
+    const errors = recordEvents(queue, "error");
     const job = await runToEnd(queue, { methodName: "slow", ...spec });
     assert.equal(job.state, JobState.FAILED);
     assert.equal(job.attempts, 1);
@@ -132,7 +106,7 @@ describe("timeouts", () => {
   });
 
   test("a timed-out attempt counts as an attempt: with maxAttempts 2 the job is retried", async () => {
-    await withQueue(async (queue) => {
+    await withQueue({}, async (queue) => {
       const { handler: stop, signals } = stopsWhenAborted();
       // The first attempt hangs until it times out; the second finishes.
       queue.registerJobHandler(
@@ -140,7 +114,7 @@ describe("timeouts", () => {
         () => signals.length === 0 ? stop() : undefined,
         { maxAttempts: 2, timeout: 100, backoff: { type: "fixed", delay: 10 } },
       );
-      const retrying = record(queue, "retrying");
+      const retrying = recordEvents(queue, "retrying");
       const job = await runToEnd(queue, { methodName: "slowOnce" });
       assert.equal(job.state, JobState.COMPLETED);
       assert.equal(job.attempts, 2);
@@ -153,7 +127,7 @@ describe("timeouts", () => {
   });
 
   test("a handler that settles within its timeout completes, and a job's timeout wins over its handler's", async () => {
-    await withQueue(async (queue) => {
+    await withQueue({}, async (queue) => {
       const signals: AbortSignal[] = [];
       // 300 ms is past the handler's timeout but well within the job's.
       queue.registerJobHandler("steady", async () => {
@@ -169,15 +143,15 @@ describe("timeouts", () => {
   });
 
   test("a timed-out handler that ignores its signal keeps the job claimed until it settles, and does not complete it", async () => {
-    await withQueue(async (queue, directory) => {
+    await withQueue({}, async (queue, directory) => {
       const release = deferred<void>();
       const aborted = deferred<void>();
       queue.registerJobHandler("stubborn", async () => {
         jobContext().signal.addEventListener("abort", () => aborted.resolve());
         await release.promise;
       }, { timeout: 100 });
-      const completed = record(queue, "completed");
-      const failed = record(queue, "failed");
+      const completed = recordEvents(queue, "completed");
+      const failed = recordEvents(queue, "failed");
       const job = await queue.scheduleJob({ methodName: "stubborn" });
       await queue.start();
       await aborted.promise;
