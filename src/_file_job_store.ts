@@ -227,7 +227,16 @@ export class FileJobStore implements JobStore {
   }
 
   async release(job: Job): Promise<Job | undefined> {
-    if (!await this.#holdsClaim(job)) return this.#letGo(job);
+    let holds: boolean;
+    try {
+      holds = await this.#holdsClaim(job);
+    } catch (error) {
+      // Not knowing whether the claim is still ours, let recover() judge it:
+      // a claim of this engine on a job it does not hold is removed there.
+      this.#heldClaims.delete(job.id);
+      throw error;
+    }
+    if (!holds) return this.#letGo(job);
     const released = withChanges(job, {
       state: JobState.NOT_STARTED,
       attempts: Math.max(0, job.attempts - 1),
@@ -276,15 +285,15 @@ export class FileJobStore implements JobStore {
       }
     }
     const fresh = [...names].filter((name) => !this.#knownFiles.has(name));
-    const read = await mapLimit(fresh, READ_CONCURRENCY, async (name) => {
-      const job = await this.#readJob(name);
-      if (job !== undefined) this.#knownFiles.add(name);
-      return job;
-    });
+    const read = await mapLimit(fresh, READ_CONCURRENCY, (name) => this.#readJob(name));
     const claimed = new Set(
       (await this.#listDirectory(this.#claims)).filter(isJobFileName).map(stripJson),
     );
-    return { added: read.filter((job) => job !== undefined), removed, claimed };
+    const added = read.filter((job) => job !== undefined);
+    // Known only once the whole poll has succeeded: a poll that fails half-way
+    // must not hide the jobs it read from the next one.
+    for (const job of added) this.#knownFiles.add(fileNameOf(job));
+    return { added, removed, claimed };
   }
 
   async recover(): Promise<number> {

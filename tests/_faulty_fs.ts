@@ -25,8 +25,12 @@ export interface FsCall {
   readonly to?: string;
   /** The options of `writeTextFile`. */
   readonly options?: WriteTextFileOptions;
-  /** The code of the injected failure, when a rule made the call fail. */
+  /** The code of the injected failure, when a rule or a disturbance made the call fail. */
   failedWith?: string;
+  /** How long a disturbance held the call back before it went on, in ms. */
+  delayedBy?: number;
+  /** Whether a disturbance tore this `writeTextFile`: half the data written, then a failure. */
+  torn?: boolean;
 }
 
 /** Which calls to make fail, and how. */
@@ -53,6 +57,27 @@ export interface Fault {
   clear(): void;
 }
 
+/**
+ * What a disturbance does to one call: `fail` throws an error with `code`
+ * before the call reaches the disk; `slow` forwards it after `delay` ms;
+ * `tear` (for `writeTextFile` only; other calls just fail) writes the first
+ * half of the data to the path and then throws an error with `code`, as a
+ * write cut short by a full or failing disk.
+ */
+export type Disturbance =
+  | { readonly kind: "fail"; readonly code: string }
+  | { readonly kind: "slow"; readonly delay: number }
+  | { readonly kind: "tear"; readonly code: string };
+
+/** Picks what happens to a call: a {@linkcode Disturbance}, or `undefined` to let it through. */
+export type Disturb = (call: FsCall) => Disturbance | undefined;
+
+interface ActiveDisturbance {
+  readonly disturb: Disturb;
+  hits: number;
+  cleared: boolean;
+}
+
 interface ActiveRule {
   readonly rule: FaultRule;
   hits: number;
@@ -77,6 +102,7 @@ export class FaultyFileSystem implements FileSystemAdapter {
   readonly calls: FsCall[] = [];
   readonly #inner: FileSystemAdapter;
   readonly #rules: ActiveRule[] = [];
+  readonly #disturbances: ActiveDisturbance[] = [];
 
   constructor(inner: FileSystemAdapter = new NodeFileSystem()) {
     this.#inner = inner;
@@ -86,6 +112,24 @@ export class FaultyFileSystem implements FileSystemAdapter {
   fail(rule: FaultRule): Fault {
     const active: ActiveRule = { rule, hits: 0, cleared: false };
     this.#rules.push(active);
+    return {
+      get hits() {
+        return active.hits;
+      },
+      clear: () => {
+        active.cleared = true;
+      },
+    };
+  }
+
+  /**
+   * Lets `disturb` decide, for each call no rule made fail, whether it fails,
+   * is slow or is torn, until cleared: for faults picked at random. `hits`
+   * counts the calls it disturbed.
+   */
+  disturb(disturb: Disturb): Fault {
+    const active: ActiveDisturbance = { disturb, hits: 0, cleared: false };
+    this.#disturbances.push(active);
     return {
       get hits() {
         return active.hits;
@@ -109,6 +153,7 @@ export class FaultyFileSystem implements FileSystemAdapter {
     return this.#call(
       { method: "writeTextFile", path, ...(options === undefined ? {} : { options }) },
       () => this.#inner.writeTextFile(path, data, options),
+      () => this.#inner.writeTextFile(path, data.slice(0, Math.floor(data.length / 2)), options),
     );
   }
 
@@ -147,14 +192,38 @@ export class FaultyFileSystem implements FileSystemAdapter {
     return this.#inner.isProcessAlive?.(pid) ?? true;
   }
 
-  /** Records a call, then fails it if a rule picks it, or forwards it. */
-  async #call<T>(call: FsCall, forward: () => Promise<T>): Promise<T> {
+  /**
+   * Records a call, then fails it if a rule picks it, or disturbs it if a
+   * disturbance picks it, or forwards it. `tear` writes part of the data.
+   */
+  async #call<T>(
+    call: FsCall,
+    forward: () => Promise<T>,
+    tear?: () => Promise<void>,
+  ): Promise<T> {
     this.calls.push(call);
     const active = this.#rules.find((active) => this.#matches(active, call));
     if (active !== undefined) {
       active.hits++;
       call.failedWith = active.rule.code;
       throw injectedError(active.rule.code, call);
+    }
+    for (const active of this.#disturbances) {
+      if (active.cleared) continue;
+      const disturbance = active.disturb(call);
+      if (disturbance === undefined) continue;
+      active.hits++;
+      if (disturbance.kind === "slow") {
+        call.delayedBy = disturbance.delay;
+        await new Promise((resolve) => setTimeout(resolve, disturbance.delay));
+        break;
+      }
+      if (disturbance.kind === "tear" && tear !== undefined) {
+        call.torn = true;
+        await tear();
+      }
+      call.failedWith = disturbance.code;
+      throw injectedError(disturbance.code, call);
     }
     return await forward();
   }
