@@ -9,10 +9,12 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
+  type Job,
   JobQueue,
   type JobQueueEventName,
   type JobQueueOptions,
   type JobQueuePayloadMap,
+  type JobSpec,
 } from "../mod.ts";
 
 /** The runtime running the tests. */
@@ -70,6 +72,45 @@ export function recordEvents<K extends JobQueueEventName>(
   const payloads: JobQueuePayloadMap[K][] = [];
   queue.on(type, (payload) => payloads.push(payload));
   return payloads;
+}
+
+/**
+ * Resolves with the job once it completes or fails for good, in any of
+ * `queues`; rejects after `timeout` ms so that a broken test fails instead of
+ * hanging.
+ */
+export function outcomeOf(
+  queues: JobQueue | JobQueue[],
+  id: string,
+  timeout = 20_000,
+): Promise<Job> {
+  return new Promise((resolve, reject) => {
+    const unsubscribe: (() => void)[] = [];
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      for (const off of unsubscribe) off();
+      settle();
+    };
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`Job ${id} neither completed nor failed in time`))),
+      timeout,
+    );
+    for (const queue of [queues].flat()) {
+      for (const type of ["completed", "failed"] as const) {
+        unsubscribe.push(queue.on(type, (job) => {
+          if (job.id === id) finish(() => resolve(job));
+        }));
+      }
+    }
+  });
+}
+
+/** Schedules a job on a queue that has not started, starts it, and waits for its outcome. */
+export async function runToEnd(queue: JobQueue, spec: JobSpec): Promise<Job> {
+  const job = await queue.scheduleJob(spec);
+  const outcome = outcomeOf(queue, job.id);
+  await queue.start();
+  return await outcome;
 }
 
 /** Runs `test` with a fresh temporary directory, removed afterwards. */

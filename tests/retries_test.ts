@@ -15,43 +15,8 @@ import {
   type JobSpec,
   JobState,
 } from "../mod.ts";
-import { deferred, recordEvents, withQueue, withTempDir } from "./_helpers.ts";
+import { deferred, outcomeOf, recordEvents, runToEnd, withQueue, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
-
-/**
- * Resolves with the job once it completes or fails for good, in any of
- * `queues`; rejects after `timeout` ms so that a broken test fails instead of
- * hanging.
- */
-function outcomeOf(queues: JobQueue | JobQueue[], id: string, timeout = 20_000): Promise<Job> {
-  return new Promise((resolve, reject) => {
-    const unsubscribe: (() => void)[] = [];
-    const finish = (settle: () => void) => {
-      clearTimeout(timer);
-      for (const off of unsubscribe) off();
-      settle();
-    };
-    const timer = setTimeout(
-      () => finish(() => reject(new Error(`Job ${id} neither completed nor failed in time`))),
-      timeout,
-    );
-    for (const queue of [queues].flat()) {
-      for (const type of ["completed", "failed"] as const) {
-        unsubscribe.push(queue.on(type, (job) => {
-          if (job.id === id) finish(() => resolve(job));
-        }));
-      }
-    }
-  });
-}
-
-/** Schedules a job on a queue that has not started, starts it, and waits for its outcome. */
-async function runToEnd(queue: JobQueue, spec: JobSpec): Promise<Job> {
-  const job = await queue.scheduleJob(spec);
-  const outcome = outcomeOf(queue, job.id);
-  await queue.start();
-  return await outcome;
-}
 
 /** One call of a {@linkcode failingFirst} handler. */
 interface Call {

@@ -5,44 +5,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  type Job,
   jobContext,
   type JobHandlerOptions,
-  type JobQueue,
   JobQueueError,
   type JobSpec,
   JobState,
 } from "../mod.ts";
-import { deferred, nextEvent, recordEvents, withQueue } from "./_helpers.ts";
+import { deferred, nextEvent, recordEvents, runToEnd, withQueue } from "./_helpers.ts";
 import { delay, readJobFile } from "./_process_helpers.ts";
-
-/**
- * Schedules a job on a queue that has not started, starts it, and resolves
- * with the job once it completes or fails for good; rejects after 20 s so
- * that a broken test fails instead of hanging.
- */
-async function runToEnd(queue: JobQueue, spec: JobSpec): Promise<Job> {
-  const scheduled = await queue.scheduleJob(spec);
-  const outcome = new Promise<Job>((resolve, reject) => {
-    const unsubscribe: (() => void)[] = [];
-    const finish = (settle: () => void) => {
-      clearTimeout(timer);
-      for (const off of unsubscribe) off();
-      settle();
-    };
-    const timer = setTimeout(
-      () => finish(() => reject(new Error(`Job ${scheduled.id} did not finish in time`))),
-      20_000,
-    );
-    for (const type of ["completed", "failed"] as const) {
-      unsubscribe.push(queue.on(type, (job) => {
-        if (job.id === scheduled.id) finish(() => resolve(job));
-      }));
-    }
-  });
-  await queue.start();
-  return await outcome;
-}
 
 /**
  * A handler that stops as a well-behaved one does: it rejects with its
