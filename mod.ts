@@ -7,6 +7,11 @@
  * - States `NOT_STARTED → IN_PROGRESS → COMPLETED | FAILED`, with events.
  * - Jobs survive restarts and crashes (at-least-once); several processes can
  *   share one directory without running a job twice at once.
+ * - Retries with backoff, timeouts, priorities, unique jobs, recurring jobs
+ *   (cron or interval), pause and resume, results and progress.
+ * - Typed queues (`new JobQueue<Jobs>()`), bulk scheduling, and promises to
+ *   wait on: `onIdle()`, `drained()`, `settled(id)`.
+ * - A CLI: `jobq <directory> list | show | stats | retry | remove`.
  *
  * @example
  * ```ts
@@ -29,7 +34,16 @@
  * @module
  */
 
-export { JobQueue, type JobQueueOptions } from "./src/job_queue.ts";
+export {
+  type JobHandlerOf,
+  JobQueue,
+  type JobQueueOptions,
+  type JobSpecOf,
+  type TypedJobHandler,
+  type TypedJobSpec,
+  type UntypedJobs,
+} from "./src/job_queue.ts";
+export type { Repeat } from "./src/repeat.ts";
 export {
   type DisposeOptions,
   type JobHandler,

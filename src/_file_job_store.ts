@@ -1,7 +1,8 @@
 import { basename, dirname, join } from "node:path";
 import { mapLimit } from "./_async.ts";
 import { isAlreadyExists, isNotFound } from "./_fs_errors.ts";
-import type { ClaimResult, JobStore, PollResult } from "./_job_store.ts";
+import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "./_id.ts";
+import type { ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
 import process from "node:process";
 import type { FileSystemAdapter } from "./file_system.ts";
 import { Job, type JobErrorRecord, type JobRecord, JobState } from "./job.ts";
@@ -23,10 +24,28 @@ export interface FileJobStoreOptions {
   report(error: JobQueueError): void;
 }
 
-/** A claim file: who holds a job. */
+/** A claim: who holds a job. */
 interface ClaimRecord {
   engineId: string;
-  claimedAt: number;
+}
+
+/** A job on its way into the directory, in FileJobStore.add(). */
+interface PreparedJob {
+  readonly job: Job;
+  /** Its temporary file, once written (none when another job holds its key). */
+  readonly temp?: string;
+  /** The job stored in its place: itself, or the job that holds its unique key. */
+  readonly stored?: Job;
+  readonly error?: unknown;
+}
+
+/** A unique-key file: which job holds the key. */
+interface UniqueRecord {
+  uniqueKey: string;
+  jobId: string;
+  methodName: string;
+  engineId: string;
+  createdAt: number;
 }
 
 /** An engine file: who is alive, refreshed by heartbeats. */
@@ -53,6 +72,19 @@ const TEMP_FILE_PATTERN = /^\..+\.([0-9a-f]{16})-([0-9a-z]+)-[0-9a-z]+\.tmp$/;
 /** Files read at once when loading a directory. */
 const READ_CONCURRENCY = 32;
 
+/** Files written at once when adding many jobs. */
+const WRITE_CONCURRENCY = 16;
+
+/**
+ * How often a unique key whose job file is not in place yet is looked at
+ * again: its live engine renames the file into place right after taking the
+ * key (a key left so for longer than that engine's lease is left over).
+ */
+const UNIQUE_KEY_RETRY_MS = 20;
+
+/** Job file names: `<methodName>__<id>.json`. */
+const JOB_FILE_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})__([^_]+)\.json$/;
+
 /** Engines alive in this process, so that a reused pid is not taken for a live one. */
 const enginesInThisProcess = new Set<string>();
 
@@ -60,14 +92,26 @@ const enginesInThisProcess = new Set<string>();
  * The file store: one JSON file per job, `<directory>/<methodName>__<id>.json`,
  * and jobq's own state under `<directory>/.jobq/`:
  *
- * - `claims/<id>.json`: written whole under a temporary name, then hard-linked
- *   into place by the engine that runs the job (a link fails if the name
- *   exists), so two engines never run it at once and no claim is ever seen
- *   half-written; removed after the outcome is written.
+ * - `claims/<methodName>__<id>.json`: a hard link to the claiming engine's
+ *   token, `engines/<engineId>.claim` (which says whose it is), made by the
+ *   engine that runs the job; a link fails if the name exists, so two
+ *   engines never run a job at once, and a claim is never half-written.
+ *   Linking creates no file, which is what makes a claim cheap: creating
+ *   files is the costly part of a file system's work. Removed after the
+ *   outcome is written.
  * - `engines/<engineId>.json`: one per live engine, rewritten by heartbeats;
  *   the claims of an engine that is gone, or silent for `claimTimeout`, are
  *   recovered.
+ * - `unique/<hash of the key>.json`: which waiting or running job holds a
+ *   unique key; written whole and linked into place, so only one job takes a
+ *   key.
  * - `corrupt/`: job files that could not be read, set aside, never deleted.
+ *
+ * A running job's own file is not written when it starts (that would create
+ * a file per run): its claim says it runs. The file counts the run's attempt
+ * once it says `IN_PROGRESS` (a progress report) or holds the outcome; for a
+ * run cut short by a crash while it still says `NOT_STARTED`, the engine that
+ * recovers the claim counts it, and counts an interruption.
  *
  * Every write goes to a temporary name (a leading dot and a `.tmp` suffix,
  * never taken for a job) and is then renamed into place, so readers never
@@ -78,6 +122,9 @@ export class FileJobStore implements JobStore {
   readonly #claims: string;
   readonly #engines: string;
   readonly #corrupt: string;
+  readonly #unique: string;
+  /** This engine's claim token: every claim of this engine is a link to it. */
+  readonly #token: string;
   readonly #fs: FileSystemAdapter;
   readonly #fsync: boolean;
   readonly #claimTimeout: number;
@@ -90,11 +137,17 @@ export class FileJobStore implements JobStore {
   readonly #heldClaims = new Set<string>();
   /** Job file names seen by poll() or written here, to read only new ones. */
   readonly #knownFiles = new Set<string>();
+  /** Job file names this engine is renaming into place, not yet known. */
+  readonly #adding = new Set<string>();
   /** Job file names that could not be read, reported once until readable again. */
   readonly #unreadableJobs = new Set<string>();
   /** Unreadable claim files and when they were first seen. */
   readonly #unreadableClaims = new Map<string, number>();
   #tempCounter = 0;
+  /** Whether the next poll removes leftover temporary files from the job directory. */
+  #sweepJobDirectory = true;
+  /** Engines this store found dead and removed: their temporary files are leftovers. */
+  readonly #deadEngines = new Set<string>();
 
   constructor(options: FileJobStoreOptions) {
     this.#directory = options.directory;
@@ -102,17 +155,19 @@ export class FileJobStore implements JobStore {
     this.#claims = join(internal, "claims");
     this.#engines = join(internal, "engines");
     this.#corrupt = join(internal, "corrupt");
+    this.#unique = join(internal, "unique");
     this.#fs = options.fs;
     this.#fsync = options.fsync;
     this.#claimTimeout = options.claimTimeout;
     this.#engineId = options.engineId;
+    this.#token = this.#tokenPath(options.engineId);
     this.#report = options.report;
     this.#hostId = options.fs.hostId?.();
   }
 
   async open(): Promise<void> {
     try {
-      for (const path of [this.#claims, this.#engines, this.#corrupt]) {
+      for (const path of [this.#claims, this.#engines, this.#corrupt, this.#unique]) {
         await this.#fs.mkdir(path);
       }
       // The job directory may be new: its own entry must survive a power
@@ -126,30 +181,134 @@ export class FileJobStore implements JobStore {
       );
     }
     enginesInThisProcess.add(this.#engineId);
+    // The claim token is written by the first claim, after the engine file:
+    // a token without one is a dead engine's leftover.
     await this.heartbeat();
     // Leftovers waste space but harm nothing: failing to remove them is no
     // reason to refuse the directory.
-    await this.#removeLeftoverTempFiles().catch((cause) =>
+    // The job directory's leftovers are swept by the first poll, which lists
+    // it anyway: one listing of a large directory instead of two.
+    await this.#removeLeftovers([this.#claims, this.#engines, this.#unique]).catch((cause) =>
       this.#report(this.#error("Cannot remove leftover temporary files", cause))
     );
   }
 
   async close(): Promise<void> {
     enginesInThisProcess.delete(this.#engineId);
-    await this.#removeIfExists(this.#enginePath(this.#engineId)).catch((cause) => {
+    await this.#removeEngine(this.#engineId).catch((cause) => {
       throw this.#error("Cannot remove this engine's file", cause);
     });
   }
 
-  async add(job: Job): Promise<void> {
-    const file = fileNameOf(job);
-    await this.#writeJob(job, "Cannot schedule the job");
-    this.#knownFiles.add(file);
+  async add(jobs: readonly Job[]): Promise<Job[]> {
+    // First every file is written under a temporary name and every unique
+    // key taken; only once all of that succeeded are the files renamed into
+    // place, so that a failure takes back jobs nobody has seen.
+    // Within one batch, a unique key goes to the first job that has it.
+    const firstWithKey = new Map<string, number>();
+    const firsts = jobs.map((job, index) => {
+      if (job.uniqueKey === undefined) return index;
+      const first = firstWithKey.get(job.uniqueKey) ?? index;
+      firstWithKey.set(job.uniqueKey, first);
+      return first;
+    });
+    const own = jobs.filter((_, index) => firsts[index] === index);
+    const prepared = await mapLimit(own, WRITE_CONCURRENCY, (job) => this.#prepare(job));
+    const written = prepared.filter((entry) => entry.temp !== undefined);
+    const failure = prepared.find((entry) => entry.error !== undefined);
+    if (failure !== undefined) {
+      await Promise.all(written.map((entry) => this.#takeBack(entry, false)));
+      throw failure.error;
+    }
+    // Names being renamed into place are this engine's: its polls must not
+    // take them for jobs of another process.
+    for (const entry of written) this.#adding.add(fileNameOf(entry.job));
+    try {
+      const renamed = await mapLimit(written, WRITE_CONCURRENCY, async (entry) => {
+        try {
+          await this.#fs.rename(entry.temp!, this.#jobPath(fileNameOf(entry.job)));
+          return undefined;
+        } catch (cause) {
+          return this.#error("Cannot schedule the job", cause, entry.job);
+        }
+      });
+      try {
+        const error = renamed.find((error) => error !== undefined);
+        if (error !== undefined) throw error;
+        // One flush of the directory makes every new name durable at once.
+        if (this.#fsync && written.length > 0) await this.#syncJobDirectory();
+      } catch (error) {
+        // Rare (the data is written): jobs renamed into place may have been
+        // seen by other engines meanwhile.
+        await Promise.all(written.map((entry) => this.#takeBack(entry, true)));
+        throw error;
+      }
+      for (const entry of written) this.#knownFiles.add(fileNameOf(entry.job));
+    } finally {
+      for (const entry of written) this.#adding.delete(fileNameOf(entry.job));
+    }
+    const stored = new Map(prepared.map((entry) => [entry.job, entry.stored!]));
+    return firsts.map((first) => stored.get(jobs[first]!)!);
   }
 
-  async claim(job: Job): Promise<ClaimResult> {
+  /**
+   * Writes a new job under a temporary name and takes its unique key; or,
+   * when a waiting or running job holds the key, writes nothing and names
+   * that job as the one stored.
+   */
+  async #prepare(job: Job): Promise<PreparedJob> {
+    const path = this.#jobPath(fileNameOf(job));
+    const temp = this.#tempPathFor(path);
+    try {
+      await this.#fs.writeTextFile(temp, JSON.stringify(job), { sync: this.#fsync });
+    } catch (cause) {
+      await this.#removeIfExists(temp).catch(() => {});
+      return { job, error: this.#error("Cannot schedule the job", cause, job) };
+    }
+    if (job.uniqueKey === undefined) return { job, temp, stored: job };
+    try {
+      const holder = await this.#takeUniqueKey(job);
+      if (holder === undefined) return { job, temp, stored: job };
+      await this.#removeIfExists(temp).catch(() => {}); // else removed as a leftover on a later load
+      return { job, stored: holder };
+    } catch (cause) {
+      await this.#removeIfExists(temp).catch(() => {});
+      return {
+        job,
+        error: cause instanceof JobQueueError
+          ? cause
+          : this.#error("Cannot schedule the job", cause, job),
+      };
+    }
+  }
+
+  /** Undoes a prepared job: its temporary file, or its file once renamed, and its key. */
+  async #takeBack(entry: PreparedJob, renamed: boolean): Promise<void> {
+    await this.#removeIfExists(entry.temp!).catch(() => {});
+    if (renamed) await this.#removeJobFile(entry.job).catch(() => {});
+    await this.#releaseUniqueKey(entry.job);
+  }
+
+  async read(job: JobRef): Promise<Job | undefined> {
+    const name = fileNameOf(job);
+    const read = await this.#readJob(name);
+    // Unreadable for now: the next poll reads it again. (One that is gone
+    // stays known, so that the next poll reports it removed.)
+    if (this.#unreadableJobs.has(name)) this.#knownFiles.delete(name);
+    return read;
+  }
+
+  async find(id: string): Promise<Job | undefined> {
+    const suffix = `__${id}.json`;
+    const name = (await this.#listDirectory(this.#directory)).find((name) =>
+      name.endsWith(suffix) && isJobFileName(name)
+    );
+    return name === undefined ? undefined : await this.#readJob(name);
+  }
+
+  async claim(job: JobRef): Promise<ClaimResult> {
     const claimedAt = Date.now();
-    if (!await this.#createClaim(job, claimedAt, "Cannot claim job")) return { kind: "busy" };
+    if (!await this.#createClaim(job, "Cannot claim job")) return { kind: "busy" };
     try {
       // Read the file again under the claim: another engine may have run,
       // finished or removed the job since this engine last looked.
@@ -164,12 +323,12 @@ export class FileJobStore implements JobStore {
         await this.#dropOwnClaim(job);
         return { kind: "notDue", job: current };
       }
+      // Not written: the claim tells that the job runs (see the class doc).
       const claimed = withChanges(current, {
         state: JobState.IN_PROGRESS,
         attempts: current.attempts + 1,
         startedAt: claimedAt,
       });
-      await this.#writeJob(claimed, "Cannot start the job");
       return { kind: "claimed", job: claimed };
     } catch (error) {
       await this.#dropOwnClaim(job);
@@ -177,30 +336,38 @@ export class FileJobStore implements JobStore {
     }
   }
 
-  async complete(job: Job, keep: boolean): Promise<Job | undefined> {
+  async complete(job: Job, keep: boolean, result: unknown): Promise<Job | undefined> {
     const completed = withChanges(job, {
       state: JobState.COMPLETED,
       finishedAt: Date.now(),
+      result,
     });
     if (keep) return await this.#settle(completed, "Cannot record that the job completed");
     if (!await this.#holdsClaim(job)) return this.#letGo(job);
-    await this.#fs.remove(this.#jobPath(fileNameOf(job))).catch((cause) => {
-      if (!isNotFound(cause)) {
-        throw this.#error("Cannot remove the file of the completed job", cause, job);
-      }
+    await this.#removeJobFile(job).catch((cause) => {
+      throw this.#error("Cannot remove the file of the completed job", cause, job);
     });
-    this.#knownFiles.delete(fileNameOf(job));
+    await this.#releaseUniqueKey(job);
     await this.#dropOwnClaim(job);
     return completed;
   }
 
-  fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
+  async progress(job: Job, progress: unknown): Promise<Job | undefined> {
+    if (!await this.#holdsClaim(job)) return undefined;
+    // IN_PROGRESS in the file, with this attempt counted: a crash from now
+    // on needs no counting by the engine that recovers the claim.
+    const updated = withChanges(job, { progress });
+    await this.#writeJob(updated, "Cannot record the job's progress");
+    return updated;
+  }
+
+  async fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
     const failed = withChanges(job, {
       state: JobState.FAILED,
       finishedAt: Date.now(),
       error,
     });
-    return this.#settle(failed, "Cannot record that the job failed");
+    return await this.#settle(failed, "Cannot record that the job failed");
   }
 
   reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined> {
@@ -209,18 +376,40 @@ export class FileJobStore implements JobStore {
   }
 
   async revive(job: Job): Promise<Job | undefined> {
-    if (!await this.#createClaim(job, Date.now(), "Cannot retry job")) return undefined;
+    if (!await this.#createClaim(job, "Cannot retry job")) return undefined;
     try {
       const current = await this.#readJob(fileNameOf(job), "throw");
       if (current?.state !== JobState.FAILED) return undefined;
+      // A new id, so that the id sorts by the new date and every engine,
+      // which reads only names it has not seen, finds the job.
+      const now = Date.now();
       const revived = withChanges(current, {
+        id: createJobId(now),
         state: JobState.NOT_STARTED,
         attempts: 0,
-        executionDate: Date.now(),
+        executionDate: now,
+        createdAt: now,
+        startedAt: undefined,
         finishedAt: undefined,
+        error: undefined,
+        progress: undefined,
       });
-      await this.#writeJob(revived, "Cannot retry the job");
-      return revived;
+      const [stored] = await this.add([revived]);
+      if (stored !== revived) {
+        throw new JobQueueError(
+          `Cannot retry job ${current.key} yet: job ${stored!.key} holds its unique key ` +
+            `'${current.uniqueKey}' and waits or runs; retry it once that job has finished`,
+          { info: { job: current } },
+        );
+      }
+      await this.#removeJobFile(current).catch((cause) => {
+        throw this.#error(
+          `Job ${current.key} runs again as ${revived.key}, but its failed file cannot be removed`,
+          cause,
+          current,
+        );
+      });
+      return stored;
     } finally {
       await this.#dropOwnClaim(job);
     }
@@ -251,13 +440,15 @@ export class FileJobStore implements JobStore {
     return released;
   }
 
-  async remove(job: Job): Promise<boolean> {
+  async remove(job: JobRef): Promise<boolean> {
     // Holding the claim while deleting keeps an engine from starting the job
     // in between; a job that is running is left alone.
-    if (!await this.#createClaim(job, Date.now(), "Cannot remove job")) return false;
+    if (!await this.#createClaim(job, "Cannot remove job")) return false;
     try {
+      const current = await this.#readJob(fileNameOf(job), "throw");
       await this.#fs.remove(this.#jobPath(fileNameOf(job)));
       this.#knownFiles.delete(fileNameOf(job));
+      if (current !== undefined) await this.#releaseUniqueKey(current);
       return true;
     } catch (cause) {
       if (isNotFound(cause)) return false;
@@ -270,29 +461,69 @@ export class FileJobStore implements JobStore {
   async list(): Promise<Job[]> {
     const names = (await this.#listDirectory(this.#directory)).filter(isJobFileName);
     const jobs = await mapLimit(names, READ_CONCURRENCY, (name) => this.#readJob(name));
-    return jobs.filter((job) => job !== undefined).sort(compareIds);
+    const claimed = new Set(await this.#listDirectory(this.#claims));
+    return jobs
+      .filter((job) => job !== undefined)
+      // A running job's file is as it was before the run: its claim tells.
+      .map((job) =>
+        claimed.has(fileNameOf(job)) && job.state === JobState.NOT_STARTED
+          ? withChanges(job, { state: JobState.IN_PROGRESS, attempts: job.attempts + 1 })
+          : job
+      )
+      .sort(compareIds);
   }
 
   async poll(): Promise<PollResult> {
-    const names = new Set(
-      (await this.#listDirectory(this.#directory)).filter(isJobFileName),
-    );
+    const listing = await this.#listDirectory(this.#directory);
+    if (this.#sweepJobDirectory) {
+      this.#sweepJobDirectory = false;
+      await this.#removeLeftovers([this.#directory], listing).catch((cause) =>
+        this.#report(this.#error("Cannot remove leftover temporary files", cause))
+      );
+    }
+    const names = listing.filter(isJobFileName);
+    // A job not due yet cannot have run, so its name says all the engine
+    // needs until it is due: its file is read then.
+    const now = Date.now();
+    const notDue: JobRef[] = [];
+    const toRead: string[] = [];
+    const fresh: string[] = [];
+    let stillListed = 0;
+    for (const name of names) {
+      if (this.#knownFiles.has(name)) {
+        stillListed++;
+        continue;
+      }
+      if (this.#adding.has(name)) continue;
+      fresh.push(name);
+      const ref = refOfFileName(name);
+      if (ref !== undefined && ref.executionDate > now) notDue.push(ref);
+      else toRead.push(name);
+    }
+    // Every known file still listed: nothing was removed, and the set that
+    // finds what was (as large as the directory) need not be built.
     const removed: string[] = [];
-    for (const name of this.#knownFiles) {
-      if (!names.has(name)) {
-        this.#knownFiles.delete(name);
-        removed.push(idOfFileName(name));
+    if (stillListed < this.#knownFiles.size) {
+      const listed = new Set(names);
+      for (const name of this.#knownFiles) {
+        if (!listed.has(name)) {
+          this.#knownFiles.delete(name);
+          removed.push(idOfFileName(name));
+        }
       }
     }
-    const fresh = [...names].filter((name) => !this.#knownFiles.has(name));
-    const read = await mapLimit(fresh, READ_CONCURRENCY, (name) => this.#readJob(name));
+    const read = await mapLimit(toRead, READ_CONCURRENCY, (name) => this.#readJob(name));
     const claimed = new Set(
-      (await this.#listDirectory(this.#claims)).filter(isJobFileName).map(stripJson),
+      (await this.#listDirectory(this.#claims)).filter(isJobFileName).map(idOfFileName),
     );
-    const added = read.filter((job) => job !== undefined);
+    const added: (Job | JobRef)[] = read.filter((job) => job !== undefined);
+    for (const ref of notDue) added.push(ref);
     // Known only once the whole poll has succeeded: a poll that fails half-way
-    // must not hide the jobs it read from the next one.
-    for (const job of added) this.#knownFiles.add(fileNameOf(job));
+    // must not hide the jobs it read from the next one. The names are the
+    // listing's own strings: with many jobs, copies would cost megabytes.
+    // (Files that turned out unreadable or corrupt are left out.)
+    const unknown = new Set(toRead.filter((_, index) => read[index] === undefined));
+    for (const name of fresh) if (!unknown.has(name)) this.#knownFiles.add(name);
     return { added, removed, claimed };
   }
 
@@ -306,11 +537,16 @@ export class FileJobStore implements JobStore {
       if (!claimNames.includes(name)) this.#unreadableClaims.delete(name);
     }
     const engines = await this.#readEngines();
+    // Judged once: an engine that dies while this runs must not see its
+    // claims taken now and its files left for the next time.
+    const dead = new Set<string>();
     for (const [engineId, engine] of engines) {
       if (!this.#isEngineAlive(engineId, engine)) {
-        await this.#removeIfExists(this.#enginePath(engineId)).catch((cause) => {
+        await this.#removeEngine(engineId).catch((cause) => {
           throw this.#error(`Cannot remove the file of dead engine ${engineId}`, cause);
         });
+        this.#deadEngines.add(engineId);
+        dead.add(engineId);
       }
     }
     let recovered = 0;
@@ -321,10 +557,51 @@ export class FileJobStore implements JobStore {
         throw this.#error(`Cannot read claim ${name}`, cause);
       });
       if (text === undefined) continue;
-      if (!this.#isStale(name, text, engines)) continue;
-      if (await this.#stealClaim(path, text)) recovered++;
+      if (!this.#isStale(name, text, engines, dead)) continue;
+      if (await this.#steal(path, text)) {
+        this.#unreadableClaims.delete(name);
+        recovered++;
+        const owner = (parseJson(text) as ClaimRecord | undefined)?.engineId;
+        if (owner !== this.#engineId) await this.#countCutShortRun(name);
+      }
     }
     return recovered;
+  }
+
+  /**
+   * Counts the attempt of a run that a dead engine's crash cut short, in
+   * the job's file, so that a job that kills its process every time runs out
+   * of attempts (the engine fails it, see JobQueueEngine). Skipped when
+   * another engine claimed the job first.
+   */
+  async #countCutShortRun(name: string): Promise<void> {
+    const ref = refOfFileName(name);
+    if (ref === undefined) return;
+    try {
+      if (!await this.#createClaim(ref, "Cannot recover job")) return;
+      try {
+        const job = await this.#readJob(name, "throw");
+        // NOT_STARTED: the run is not counted yet. IN_PROGRESS: it was (it
+        // reported progress); back to NOT_STARTED, so that the file says
+        // IN_PROGRESS only while a run is live and a later crash is counted.
+        if (job !== undefined && isRunnable(job)) {
+          const counted = job.state === JobState.IN_PROGRESS;
+          await this.#writeJob(
+            withChanges(job, {
+              state: JobState.NOT_STARTED,
+              attempts: counted ? job.attempts : job.attempts + 1,
+              interruptions: job.interruptions + 1,
+            }),
+            "Cannot count the attempt that a crash cut short",
+          );
+        }
+      } finally {
+        await this.#dropOwnClaim(ref);
+      }
+    } catch (error) {
+      // The job runs again all the same; only the count is off by one.
+      this.#report(error instanceof JobQueueError ? error : this.#error("Cannot recover", error));
+    }
   }
 
   async heartbeat(): Promise<void> {
@@ -342,15 +619,82 @@ export class FileJobStore implements JobStore {
     });
   }
 
-  /** Writes a job's file atomically. */
-  async #writeJob(job: Job, failure: string): Promise<void> {
+  /**
+   * Writes a job's file atomically; with `syncDirectory` false, the caller
+   * flushes the directory (with `fsync`) before it relies on the new name.
+   */
+  async #writeJob(job: Job, failure: string, syncDirectory = true): Promise<void> {
     await this.#atomicWrite(
       this.#jobPath(fileNameOf(job)),
       JSON.stringify(job),
       this.#fsync,
+      syncDirectory,
     ).catch((cause) => {
       throw this.#error(failure, cause, job);
     });
+  }
+
+  /**
+   * Takes the job's unique key: resolves to `undefined` once it is the job's,
+   * or to the waiting or running job that holds it. A key whose job is
+   * finished or gone is left over (its engine died, or could not remove it)
+   * and is taken over.
+   */
+  async #takeUniqueKey(job: Job): Promise<Job | undefined> {
+    const path = await this.#uniquePath(job.uniqueKey!);
+    const record: UniqueRecord = {
+      uniqueKey: job.uniqueKey!,
+      jobId: job.id,
+      methodName: job.methodName,
+      engineId: this.#engineId,
+      createdAt: Date.now(),
+    };
+    for (;;) {
+      if (await this.#linkNew(path, JSON.stringify(record))) return undefined;
+      const text = await this.#readIfExists(path);
+      if (text === undefined) continue;
+      const holder = parseJson(text) as UniqueRecord | undefined;
+      if (typeof holder?.jobId === "string" && typeof holder.methodName === "string") {
+        const held = await this.#readJob(`${holder.methodName}__${holder.jobId}.json`);
+        if (held !== undefined && isRunnable(held)) return held;
+        if (held === undefined) {
+          const engines = await this.#readEngines();
+          const engine = engines.get(holder.engineId);
+          const lease = typeof engine === "object" ? engine.claimTimeout : this.#claimTimeout;
+          if (
+            this.#isEngineAlive(holder.engineId, engine) &&
+            Date.now() - holder.createdAt < lease
+          ) {
+            // Its engine is renaming the job file into place: look again.
+            await new Promise((resolve) => setTimeout(resolve, UNIQUE_KEY_RETRY_MS));
+            continue;
+          }
+        }
+      }
+      await this.#steal(path, text);
+    }
+  }
+
+  /** Lets go of the job's unique key, if it holds one. */
+  async #releaseUniqueKey(job: Job): Promise<void> {
+    if (job.uniqueKey === undefined) return;
+    const path = await this.#uniquePath(job.uniqueKey);
+    try {
+      const text = await this.#readIfExists(path);
+      const holder = parseJson(text) as UniqueRecord | undefined;
+      // Through steal(): another engine may take the key over at any moment,
+      // and its record must not be removed in its place.
+      if (text !== undefined && holder?.jobId === job.id) await this.#steal(path, text);
+    } catch (cause) {
+      // Left over, the key is taken over by the next job that asks for it.
+      this.#report(this.#error(`Cannot release the unique key of job ${job.key}`, cause, job));
+    }
+  }
+
+  /** Removes a job's file; a file already gone is no error. */
+  async #removeJobFile(job: JobRef): Promise<void> {
+    await this.#removeIfExists(this.#jobPath(fileNameOf(job)));
+    this.#knownFiles.delete(fileNameOf(job));
   }
 
   /**
@@ -360,6 +704,9 @@ export class FileJobStore implements JobStore {
   async #settle(job: Job, failure: string): Promise<Job | undefined> {
     if (!await this.#holdsClaim(job)) return this.#letGo(job);
     await this.#writeJob(job, failure);
+    if (job.state === JobState.COMPLETED || job.state === JobState.FAILED) {
+      await this.#releaseUniqueKey(job);
+    }
     await this.#dropOwnClaim(job);
     return job;
   }
@@ -376,7 +723,7 @@ export class FileJobStore implements JobStore {
    * the claim: the other engine's run then owns the job's file.
    */
   async #holdsClaim(job: Job): Promise<boolean> {
-    const text = await this.#fs.readTextFile(this.#claimPath(job.id)).catch((cause) => {
+    const text = await this.#fs.readTextFile(this.#claimPath(job)).catch((cause) => {
       if (isNotFound(cause)) return undefined;
       throw this.#error(`Cannot read the claim on job ${job.key}`, cause, job);
     });
@@ -384,28 +731,68 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Creates the claim file of a job exclusively: resolves to `false` when
+   * Claims a job for this engine, exclusively: resolves to `false` when
    * another engine holds the job.
    */
-  async #createClaim(job: Job, claimedAt: number, failure: string): Promise<boolean> {
-    const claim: ClaimRecord = { engineId: this.#engineId, claimedAt };
+  async #createClaim(job: JobRef, failure: string): Promise<boolean> {
     // Held before the file exists, so that recover() never takes it for a
     // leftover; a claim this engine already holds stays held on failure.
     const held = this.#heldClaims.has(job.id);
     this.#heldClaims.add(job.id);
-    // Written whole under a temporary name, then linked into place: the link
-    // fails if the claim exists, so it is as exclusive as O_EXCL, and a
-    // process killed half-way leaves no empty claim that names no engine.
-    const path = this.#claimPath(job.id);
-    const temp = this.#tempPathFor(path);
+    // A link to this engine's token: it fails if the claim exists, so it is
+    // as exclusive as O_EXCL, and a claim is whole from the start.
+    const path = this.#claimPath(job);
     try {
-      await this.#fs.writeTextFile(temp, JSON.stringify(claim));
-      await this.#fs.link(temp, path);
+      try {
+        await this.#fs.link(this.#token, path);
+      } catch (error) {
+        // No token yet (the first claim), or gone (an engine took this one
+        // for dead and cleaned up after it): make it.
+        if (!isNotFound(error)) throw error;
+        await this.#writeToken();
+        await this.#fs.link(this.#token, path);
+      }
       return true;
     } catch (cause) {
       if (!held) this.#heldClaims.delete(job.id);
       if (isAlreadyExists(cause)) return false;
       throw this.#error(`${failure} ${job.key}`, cause, job);
+    }
+  }
+
+  /**
+   * Creates the claim token unless it exists. Never replaces it: claims
+   * made at the same time may be linking to it, and a link to a file that
+   * has just lost its last name fails with ENOENT.
+   */
+  async #writeToken(): Promise<void> {
+    const token: ClaimRecord = { engineId: this.#engineId };
+    await this.#linkNew(this.#token, JSON.stringify(token)).catch((cause) => {
+      throw this.#error("Cannot write this engine's claim token", cause);
+    });
+  }
+
+  /** Removes an engine's file, then its claim token. */
+  async #removeEngine(engineId: string): Promise<void> {
+    await this.#removeIfExists(this.#enginePath(engineId));
+    await this.#removeIfExists(this.#tokenPath(engineId));
+  }
+
+  /**
+   * Creates `path` holding `data` unless it exists: resolves to `false` then.
+   * Written whole under a temporary name, then linked into place: the link
+   * fails if the name exists, so it is as exclusive as O_EXCL, and a process
+   * killed half-way leaves no empty file behind.
+   */
+  async #linkNew(path: string, data: string): Promise<boolean> {
+    const temp = this.#tempPathFor(path);
+    try {
+      await this.#fs.writeTextFile(temp, data);
+      await this.#fs.link(temp, path);
+      return true;
+    } catch (cause) {
+      if (isAlreadyExists(cause)) return false;
+      throw cause;
     } finally {
       await this.#removeIfExists(temp).catch(() => {}); // else removed as a leftover on a later load
     }
@@ -416,9 +803,9 @@ export class FileJobStore implements JobStore {
    * removed now is reported, not thrown: what it guards is already written,
    * and recover() removes this engine's claims on jobs it no longer holds.
    */
-  async #dropOwnClaim(job: Job): Promise<void> {
+  async #dropOwnClaim(job: JobRef): Promise<void> {
     this.#heldClaims.delete(job.id);
-    await this.#removeIfExists(this.#claimPath(job.id)).catch((cause) => {
+    await this.#removeIfExists(this.#claimPath(job)).catch((cause) => {
       this.#report(
         this.#error(
           `Cannot remove the claim on job ${job.key} yet; it will be retried by the next poll`,
@@ -434,7 +821,12 @@ export class FileJobStore implements JobStore {
    * place: readers see the old file or the new one, never a part. With
    * `sync`, the data and then the directory entry are flushed to the disk.
    */
-  async #atomicWrite(path: string, data: string, sync: boolean): Promise<void> {
+  async #atomicWrite(
+    path: string,
+    data: string,
+    sync: boolean,
+    syncDirectory = sync,
+  ): Promise<void> {
     // Written under a temporary name that says whose it is and since when,
     // so that a crashed writer's leftovers can be told from live writes.
     const tempPath = this.#tempPathFor(path);
@@ -445,7 +837,13 @@ export class FileJobStore implements JobStore {
       await this.#fs.remove(tempPath).catch(() => {});
       throw error;
     }
-    if (sync) await this.#fs.syncDir(dirname(path));
+    if (sync && syncDirectory) await this.#fs.syncDir(dirname(path));
+  }
+
+  async #syncJobDirectory(): Promise<void> {
+    await this.#fs.syncDir(this.#directory).catch((cause) => {
+      throw this.#error("Cannot flush the job directory to the disk", cause);
+    });
   }
 
   /**
@@ -541,7 +939,12 @@ export class FileJobStore implements JobStore {
   }
 
   /** Tells whether a claim's engine is gone, so that the claim can be taken back. */
-  #isStale(name: string, text: string, engines: Map<string, EngineStatus>): boolean {
+  #isStale(
+    name: string,
+    text: string,
+    engines: Map<string, EngineStatus>,
+    dead: ReadonlySet<string>,
+  ): boolean {
     const claim = parseJson(text) as ClaimRecord | undefined;
     if (claim === undefined || typeof claim.engineId !== "string") {
       // Claims are linked into place whole; one that cannot be read was
@@ -554,9 +957,12 @@ export class FileJobStore implements JobStore {
     if (claim.engineId === this.#engineId) {
       // This engine's own claim on a job it no longer holds: one whose
       // removal failed earlier.
-      return !this.#heldClaims.has(stripJson(name));
+      return !this.#heldClaims.has(idOfFileName(name));
     }
-    return !this.#isEngineAlive(claim.engineId, engines.get(claim.engineId));
+    const engine = engines.get(claim.engineId);
+    return engine === undefined
+      ? !this.#isEngineAlive(claim.engineId, undefined)
+      : dead.has(claim.engineId);
   }
 
   #isEngineAlive(engineId: string, engine: EngineStatus | undefined): boolean {
@@ -575,49 +981,59 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Takes a stale claim away: renames it to a private name (one engine wins
-   * the rename), then checks that it is the claim that was judged stale. If
-   * a new claim had taken its place meanwhile, it is put back.
+   * Takes a stale claim or unique key away: renames it to a private name (one
+   * engine wins the rename), then checks that it is the file that was judged
+   * stale. If a new one had taken its place meanwhile, it is put back.
    */
-  async #stealClaim(path: string, staleText: string): Promise<boolean> {
+  async #steal(path: string, staleText: string): Promise<boolean> {
     const stolen = this.#tempPathFor(path);
     try {
       await this.#fs.rename(path, stolen);
     } catch (cause) {
       if (isNotFound(cause)) return false;
-      throw this.#error(`Cannot recover claim ${path}`, cause);
+      throw this.#error(`Cannot recover ${path}`, cause);
     }
     try {
       if (await this.#fs.readTextFile(stolen) !== staleText) {
         await this.#fs.link(stolen, path).catch((cause) => {
-          this.#report(this.#error(`A live claim ${path} was lost during recovery`, cause));
+          this.#report(this.#error(`A live ${path} was lost during recovery`, cause));
         });
         return false;
       }
-      this.#unreadableClaims.delete(basename(path));
       return true;
     } catch (cause) {
-      throw this.#error(`Cannot recover claim ${path}`, cause);
+      throw this.#error(`Cannot recover ${path}`, cause);
     } finally {
       await this.#removeIfExists(stolen).catch(() => {}); // a leftover temp file, removed on a later load
     }
   }
 
   /**
-   * Removes temporary files left by engines that died while writing. A
+   * Removes temporary files left by engines that died while writing, and
+   * the claim tokens of dead engines. A
    * temporary file of an engine with no engine file yet may belong to one
    * that is starting, so those are removed only once older than the lease.
    */
-  async #removeLeftoverTempFiles(): Promise<void> {
+  async #removeLeftovers(directories: string[], listing?: string[]): Promise<void> {
     const engines = await this.#readEngines();
-    for (const directory of [this.#directory, this.#claims, this.#engines]) {
-      for (const name of await this.#listDirectory(directory)) {
+    for (const directory of directories) {
+      for (const name of listing ?? await this.#listDirectory(directory)) {
+        if (directory === this.#engines && name.endsWith(".claim")) {
+          // A token whose engine file is gone: that engine died.
+          const owner = name.slice(0, -".claim".length);
+          if (!engines.has(owner) && !enginesInThisProcess.has(owner)) {
+            await this.#removeIfExists(join(directory, name));
+          }
+          continue;
+        }
         const temp = TEMP_FILE_PATTERN.exec(name);
         if (temp === null) continue;
         const [, owner, createdAt] = temp as unknown as [string, string, string];
         const engine = engines.get(owner);
         const old = Date.now() - parseInt(createdAt, 36) > this.#claimTimeout;
-        if (!this.#isEngineAlive(owner, engine) && (engine !== undefined || old)) {
+        const dead = this.#deadEngines.has(owner) ||
+          (!this.#isEngineAlive(owner, engine) && (engine !== undefined || old));
+        if (dead) {
           await this.#removeIfExists(join(directory, name));
         }
       }
@@ -629,6 +1045,15 @@ export class FileJobStore implements JobStore {
       return await this.#fs.readDir(path);
     } catch (cause) {
       throw this.#error(`Cannot list ${path}`, cause);
+    }
+  }
+
+  async #readIfExists(path: string): Promise<string | undefined> {
+    try {
+      return await this.#fs.readTextFile(path);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
     }
   }
 
@@ -656,20 +1081,31 @@ export class FileJobStore implements JobStore {
     return join(this.#directory, name);
   }
 
-  #claimPath(id: string): string {
-    return join(this.#claims, `${id}.json`);
+  #claimPath(job: JobRef): string {
+    return join(this.#claims, fileNameOf(job));
+  }
+
+  /** Keys can hold any text: the file is named by their SHA-256. */
+  async #uniquePath(uniqueKey: string): Promise<string> {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(uniqueKey));
+    const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0"));
+    return join(this.#unique, `${hex.join("")}.json`);
+  }
+
+  #tokenPath(engineId: string): string {
+    return join(this.#engines, `${engineId}.claim`);
   }
 
   #enginePath(engineId: string): string {
     return join(this.#engines, `${engineId}.json`);
   }
 
-  #error(what: string, cause: unknown, job?: Job, file?: string): JobQueueError {
+  #error(what: string, cause: unknown, job?: JobRef, file?: string): JobQueueError {
     return new JobQueueError(
       `${what}: ${
         messageOf(cause)
       }; check the permissions of ${this.#directory} and the space on its disk`,
-      { cause, info: { ...(job && { job }), ...(file && { file }) } },
+      { cause, info: { ...(job instanceof Job && { job }), ...(file && { file }) } },
     );
   }
 }
@@ -683,7 +1119,7 @@ function randomHex(): string {
   return crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
 }
 
-function fileNameOf(job: Job): string {
+function fileNameOf(job: JobRef): string {
   return `${job.key}.json`;
 }
 
@@ -692,13 +1128,51 @@ function isJobFileName(name: string): boolean {
   return name.endsWith(".json") && !name.startsWith(".");
 }
 
+/** What a job file's name tells, or `undefined` for a name jobq never writes. */
+function refOfFileName(name: string): JobRef | undefined {
+  const match = JOB_FILE_PATTERN.exec(name);
+  if (match === null || !JOB_ID_PATTERN.test(match[2]!)) return undefined;
+  return new NamedJob(name, match[1]!.length, executionDateOfId(match[2]!));
+}
+
+/**
+ * A job known by its file name alone. It keeps only the name (the string the
+ * directory listing gave, shared with the set of known files) and its date:
+ * a directory may hold 100,000 of them.
+ */
+class NamedJob implements JobRef {
+  readonly #name: string;
+  readonly #methodLength: number;
+  readonly executionDate: number;
+
+  constructor(name: string, methodLength: number, executionDate: number) {
+    this.#name = name;
+    this.#methodLength = methodLength;
+    this.executionDate = executionDate;
+  }
+
+  get id(): string {
+    return this.#name.slice(this.#methodLength + 2, -".json".length);
+  }
+
+  get methodName(): string {
+    return this.#name.slice(0, this.#methodLength);
+  }
+
+  get key(): string {
+    return this.#name.slice(0, -".json".length);
+  }
+}
+
 function stripJson(name: string): string {
   return name.slice(0, -".json".length);
 }
 
+/** The job id in a job or claim file name (claims of earlier versions are named by id alone). */
 function idOfFileName(name: string): string {
   const key = stripJson(name);
-  return key.slice(key.lastIndexOf("__") + 2);
+  const separator = key.lastIndexOf("__");
+  return separator === -1 ? key : key.slice(separator + 2);
 }
 
 function isRunnable(job: Job): boolean {

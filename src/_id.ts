@@ -32,3 +32,14 @@ function formatDateForId(date: number): string {
 /** Ids as {@linkcode createJobId} makes them; anything else is refused on load. */
 export const JOB_ID_PATTERN: RegExp =
   /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-z]{13}-[0-9a-f]{8}$/;
+
+/**
+ * The execution date an id was made with, in epoch ms: the date a job was
+ * first due (a retry can make it due later), read from its file name alone.
+ */
+export function executionDateOfId(id: string): number {
+  const [, day, hours, minutes, seconds, ms] =
+    /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z/
+      .exec(id) ?? [];
+  return Date.parse(`${day}T${hours}:${minutes}:${seconds}.${ms}Z`);
+}

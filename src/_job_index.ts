@@ -1,28 +1,28 @@
+import type { JobRef } from "./_job_store.ts";
 import type { Job } from "./job.ts";
 
 /**
- * The jobs waiting to run, ordered by execution date, then id (which is
- * creation order for equal dates): a binary min-heap for the order and a map
- * for membership.
+ * Jobs in an order (see {@linkcode byDate} and {@linkcode byPriority}): a
+ * binary min-heap for the order and a map for membership.
  * Deleting only drops a job from the map; its heap entry is skipped when it
  * surfaces, and the heap is rebuilt once stale entries outnumber live ones.
  */
-export class JobIndex {
-  #heap: Job[] = [];
-  readonly #jobs = new Map<string, Job>();
+export class JobIndex<T extends JobRef> {
+  #heap: T[] = [];
+  readonly #jobs = new Map<string, T>();
+  readonly #compare: (a: T, b: T) => number;
+
+  constructor(compare: (a: T, b: T) => number) {
+    this.#compare = compare;
+  }
 
   /** How many jobs are waiting. */
   get size(): number {
     return this.#jobs.size;
   }
 
-  /** Tells whether a job with this id is waiting. */
-  has(id: string): boolean {
-    return this.#jobs.has(id);
-  }
-
   /** Adds a job, or replaces the waiting job with the same id. */
-  add(job: Job): void {
+  add(job: T): void {
     this.#jobs.set(job.id, job);
     this.#heap.push(job);
     this.#siftUp(this.#heap.length - 1);
@@ -35,13 +35,13 @@ export class JobIndex {
   }
 
   /** The first job in order, without removing it. */
-  peek(): Job | undefined {
+  peek(): T | undefined {
     this.#dropStale();
     return this.#heap[0];
   }
 
   /** Removes and returns the first job in order. */
-  pop(): Job | undefined {
+  pop(): T | undefined {
     const job = this.peek();
     if (job !== undefined) {
       this.#jobs.delete(job.id);
@@ -58,7 +58,7 @@ export class JobIndex {
   }
 
   #rebuild(): void {
-    this.#heap = [...this.#jobs.values()].sort((a, b) => compare(a, b));
+    this.#heap = [...this.#jobs.values()].sort(this.#compare);
   }
 
   #removeRoot(): void {
@@ -72,7 +72,7 @@ export class JobIndex {
     const heap = this.#heap;
     while (index > 0) {
       const parent = (index - 1) >> 1;
-      if (compare(heap[parent]!, heap[index]!) <= 0) return;
+      if (this.#compare(heap[parent]!, heap[index]!) <= 0) return;
       [heap[parent], heap[index]] = [heap[index]!, heap[parent]!];
       index = parent;
     }
@@ -84,8 +84,8 @@ export class JobIndex {
       const left = 2 * index + 1;
       const right = left + 1;
       let smallest = index;
-      if (left < heap.length && compare(heap[left]!, heap[smallest]!) < 0) smallest = left;
-      if (right < heap.length && compare(heap[right]!, heap[smallest]!) < 0) smallest = right;
+      if (left < heap.length && this.#compare(heap[left]!, heap[smallest]!) < 0) smallest = left;
+      if (right < heap.length && this.#compare(heap[right]!, heap[smallest]!) < 0) smallest = right;
       if (smallest === index) return;
       [heap[smallest], heap[index]] = [heap[index]!, heap[smallest]!];
       index = smallest;
@@ -93,7 +93,13 @@ export class JobIndex {
   }
 }
 
-function compare(a: Job, b: Job): number {
+/** Execution date, then id (creation order for equal dates). */
+export function byDate(a: JobRef, b: JobRef): number {
   if (a.executionDate !== b.executionDate) return a.executionDate - b.executionDate;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Higher priority first, then as {@linkcode byDate}. */
+export function byPriority(a: Job, b: Job): number {
+  return b.priority - a.priority || byDate(a, b);
 }

@@ -1,5 +1,19 @@
 import type { Job, JobErrorRecord } from "./job.ts";
 
+/**
+ * What identifies a stored job: a whole {@linkcode Job}, or what its file
+ * name tells (a job found in the directory that is not due yet is read only
+ * when it is: loading a directory of many future jobs reads no file).
+ */
+export interface JobRef {
+  readonly id: string;
+  readonly methodName: string;
+  /** When it is due; for a job known only by name, the date its id was made with. */
+  readonly executionDate: number;
+  /** `${methodName}__${id}`. */
+  readonly key: string;
+}
+
 /** What came of an attempt to claim a job. */
 export type ClaimResult =
   /** The job is this engine's to run; `job` is it in state `IN_PROGRESS`. */
@@ -13,8 +27,11 @@ export type ClaimResult =
 
 /** Changes to the stored jobs since the previous poll. */
 export interface PollResult {
-  /** Jobs this engine has not seen before. */
-  readonly added: readonly Job[];
+  /**
+   * Jobs this engine has not seen before: those not due yet only by their
+   * name, the others read.
+   */
+  readonly added: readonly (Job | JobRef)[];
   /** Ids of jobs that are no longer stored. */
   readonly removed: readonly string[];
   /** Ids of the jobs some engine holds a claim on. */
@@ -31,17 +48,30 @@ export interface JobStore {
   open(): Promise<void>;
   /** Unregisters this engine; its claims must already be settled. */
   close(): Promise<void>;
-  /** Stores a new job durably. */
-  add(job: Job): Promise<void>;
-  /** Claims a due job for this engine, atomically across engines. */
-  claim(job: Job): Promise<ClaimResult>;
   /**
-   * Records a claimed job as completed, keeping its file with `keep` or
-   * removing it, and drops the claim. Resolves to `undefined`, recording
-   * nothing, when the claim is no longer this engine's (another engine
-   * recovered it while this one was unresponsive).
+   * Stores new jobs durably, all or none. A job with a `uniqueKey` that a
+   * waiting or running job holds is not stored: that job stands in for it in
+   * the result.
    */
-  complete(job: Job, keep: boolean): Promise<Job | undefined>;
+  add(jobs: readonly Job[]): Promise<Job[]>;
+  /** Reads a stored job; `undefined` when it is gone. */
+  read(job: JobRef): Promise<Job | undefined>;
+  /** Reads the stored job with this id; `undefined` when there is none. */
+  find(id: string): Promise<Job | undefined>;
+  /** Claims a due job for this engine, atomically across engines. */
+  claim(job: JobRef): Promise<ClaimResult>;
+  /**
+   * Records a claimed job as completed with `result`, keeping its file with
+   * `keep` or removing it, and drops the claim. Resolves to `undefined`,
+   * recording nothing, when the claim is no longer this engine's (another
+   * engine recovered it while this one was unresponsive).
+   */
+  complete(job: Job, keep: boolean, result: unknown): Promise<Job | undefined>;
+  /**
+   * Records the progress of a claimed job, keeping the claim. Resolves to
+   * `undefined` when the claim is no longer this engine's.
+   */
+  progress(job: Job, progress: unknown): Promise<Job | undefined>;
   /** Records a claimed job as failed with `error`, as `complete` does. */
   fail(job: Job, error: JobErrorRecord): Promise<Job | undefined>;
   /**
@@ -51,9 +81,9 @@ export interface JobStore {
    */
   reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined>;
   /**
-   * Gives a failed job a new set of attempts: `NOT_STARTED`, due now, with
-   * no attempt counted. Resolves to `undefined` when the job is not failed
-   * (any more) or another engine holds it.
+   * Replaces a failed job by a new one, due now, with a new id and no
+   * attempt counted. Resolves to `undefined` when the job is not failed (any
+   * more) or another engine holds it.
    */
   revive(job: Job): Promise<Job | undefined>;
   /**
@@ -63,7 +93,7 @@ export interface JobStore {
    */
   release(job: Job): Promise<Job | undefined>;
   /** Removes a job that no engine holds; `false` if it is held or gone. */
-  remove(job: Job): Promise<boolean>;
+  remove(job: JobRef): Promise<boolean>;
   /** Every stored job, in id order. */
   list(): Promise<Job[]>;
   /** What changed since the previous poll (everything, the first time). */

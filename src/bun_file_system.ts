@@ -37,7 +37,7 @@ export class BunFileSystem extends NodeFileSystem {
     data: string,
     options: WriteTextFileOptions = {},
   ): Promise<void> {
-    if (options.createNew || options.sync) {
+    if (options.sync) {
       return super.writeTextFile(path, data, options);
     }
     // createPath: false, so that a deleted directory fails as on Node and Deno.

@@ -10,7 +10,6 @@ interface DenoFsApi {
       read?: boolean;
       write?: boolean;
       create?: boolean;
-      createNew?: boolean;
       truncate?: boolean;
     },
   ): Promise<DenoFile>;
@@ -74,7 +73,8 @@ export class DenoFileSystem implements FileSystemAdapter {
   ): Promise<void> {
     const file = await deno().open(path, {
       write: true,
-      ...(options.createNew ? { createNew: true } : { create: true, truncate: true }),
+      create: true,
+      truncate: true,
     });
     try {
       let bytes = encoder.encode(data);

@@ -7,6 +7,8 @@ export interface DebugInfo {
   readonly job?: Job;
   /** A count the message reports, such as jobs loaded or removed. */
   readonly count?: number;
+  /** The method the message is about, such as one paused (`"*"` for all). */
+  readonly methodName?: string;
 }
 
 /**
@@ -57,6 +59,8 @@ export interface JobQueuePayloadMap {
   failed: Job;
   /** An attempt failed and the job waits for another (its `error` says why). */
   retrying: Job;
+  /** A running job's handler reported progress (the job's `progress`). */
+  progress: Job;
 }
 
 /** The name of an event: `error`, `debug`, or a job transition such as `completed`. */
@@ -148,11 +152,18 @@ export class JobQueueDebugEvent extends Event {
 }
 
 /** The names of the events that mark a job's transitions. */
-export type JobEventType = "scheduled" | "started" | "completed" | "failed" | "retrying";
+export type JobEventType =
+  | "scheduled"
+  | "started"
+  | "completed"
+  | "failed"
+  | "retrying"
+  | "progress";
 
 /**
  * The event of a job's transition: `scheduled`, `started`, `completed`,
- * `failed` or `retrying`, carrying the job as it is after the transition.
+ * `failed` or `retrying`, or of its `progress`, carrying the job as it is
+ * after the change.
  *
  * @example
  * ```ts
@@ -210,6 +221,8 @@ export interface JobQueueEventMap {
   failed: JobEvent;
   /** An attempt failed and the job waits for another. */
   retrying: JobEvent;
+  /** A running job reported progress. */
+  progress: JobEvent;
 }
 
 /** Wraps an engine event's payload into the queue's `Event`. */

@@ -1,13 +1,6 @@
 /** Options for {@linkcode FileSystemAdapter.writeTextFile}. */
 export interface WriteTextFileOptions {
   /**
-   * Fail with an error whose `code` is `"EEXIST"` when the file exists,
-   * atomically (`O_CREAT | O_EXCL`).
-   *
-   * @default {false}
-   */
-  createNew?: boolean;
-  /**
    * Flush the file's data to the disk (`fsync`) before resolving.
    *
    * @default {false}

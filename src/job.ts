@@ -1,5 +1,6 @@
 import { createJobId, JOB_ID_PATTERN, MAX_EXECUTION_DATE } from "./_id.ts";
 import { assertJsonFaithful, assertMethodName, describe } from "./_validate.ts";
+import { assertRepeat, nextOccurrence, type Repeat } from "./repeat.ts";
 import { assertRetryOptions, type BackoffPolicy, type StorableRetryOptions } from "./retry.ts";
 
 /**
@@ -65,6 +66,25 @@ export interface JobSpec extends StorableRetryOptions {
    * @default {Date.now()}
    */
   executionDate?: number | Date;
+  /**
+   * Among jobs that are due, those with a higher priority start first; equal
+   * priorities start in execution-date order. Any safe integer.
+   *
+   * @default {0}
+   */
+  priority?: number;
+  /**
+   * Scheduling a job whose `uniqueKey` names a job still waiting or running
+   * (in any process) resolves to that job instead of adding one. For a
+   * recurring job, it names the schedule (default: the method name).
+   */
+  uniqueKey?: string;
+  /**
+   * Makes the job recurring: it is due at the next occurrence of the
+   * schedule, and each occurrence schedules the next when it starts. Not with
+   * `waitTime` or `executionDate`.
+   */
+  repeat?: Repeat;
 }
 
 const SPEC_KEYS: ReadonlySet<string> = new Set([
@@ -75,7 +95,16 @@ const SPEC_KEYS: ReadonlySet<string> = new Set([
   "maxAttempts",
   "backoff",
   "timeout",
+  "priority",
+  "uniqueKey",
+  "repeat",
 ]);
+
+/** Unique keys are stored in files and events: short, printable text. */
+const MAX_UNIQUE_KEY_LENGTH = 512;
+
+/** What an occurrence of a recurring job adds to its schedule's name: `@` and an ISO date. */
+const OCCURRENCE_SUFFIX_LENGTH = "@2024-01-01T00:00:00.000Z".length;
 
 /** The last error of a failed job, as stored in its file. */
 export interface JobErrorRecord {
@@ -133,6 +162,18 @@ export interface JobRecord {
   backoff?: BackoffPolicy;
   /** This job's own attempt timeout in ms, overriding its handler's. */
   timeout?: number;
+  /** Its priority among due jobs, when not 0. */
+  priority?: number;
+  /** What makes it unique among waiting jobs; see {@linkcode JobSpec.uniqueKey}. */
+  uniqueKey?: string;
+  /** Its schedule, for a recurring job. */
+  repeat?: Repeat;
+  /** The last progress its handler reported. */
+  progress?: unknown;
+  /** What its handler resolved to, for a completed job. */
+  result?: unknown;
+  /** How many of its runs were cut short by the death of their process. */
+  interruptions?: number;
 }
 
 /**
@@ -182,6 +223,18 @@ export class Job {
   readonly backoff: BackoffPolicy | undefined;
   /** This job's own attempt timeout in ms, if its spec set one. */
   readonly timeout: number | undefined;
+  /** Its priority among due jobs: higher starts first. */
+  readonly priority: number;
+  /** What makes it unique among waiting jobs, if anything. */
+  readonly uniqueKey: string | undefined;
+  /** Its schedule, for a recurring job. */
+  readonly repeat: Repeat | undefined;
+  /** The last progress its handler reported with `jobContext().progress()`. */
+  readonly progress: unknown;
+  /** What its handler resolved to, once completed (kept with `keepCompleted`). */
+  readonly result: unknown;
+  /** How many of its runs were cut short by the death of their process. */
+  readonly interruptions: number;
 
   private constructor(record: JobRecord) {
     this.id = record.id;
@@ -197,6 +250,12 @@ export class Job {
     this.maxAttempts = record.maxAttempts;
     this.backoff = record.backoff;
     this.timeout = record.timeout;
+    this.priority = record.priority ?? 0;
+    this.uniqueKey = record.uniqueKey;
+    this.repeat = record.repeat;
+    this.progress = record.progress;
+    this.result = record.result;
+    this.interruptions = record.interruptions ?? 0;
   }
 
   /**
@@ -244,7 +303,39 @@ export class Job {
     }
     assertMethodName(spec.methodName);
     assertRetryOptions(spec, true, "Cannot schedule a job");
-    const executionDate = resolveExecutionDate(spec, now);
+    if (spec.priority !== undefined) assertPriority(spec.priority, "Cannot schedule a job");
+    if (spec.uniqueKey !== undefined) assertUniqueKey(spec.uniqueKey, "Cannot schedule a job");
+    let executionDate: number;
+    let uniqueKey = spec.uniqueKey;
+    if (spec.repeat === undefined) {
+      executionDate = resolveExecutionDate(spec, now);
+    } else {
+      assertRepeat(spec.repeat, "Cannot schedule a job");
+      if (spec.waitTime !== undefined || spec.executionDate !== undefined) {
+        throw new TypeError(
+          "Cannot schedule a recurring job with 'waitTime' or 'executionDate': its schedule " +
+            "says when it is due; leave them out",
+        );
+      }
+      const next = nextOccurrence(spec.repeat, now);
+      if (next === undefined || next > MAX_EXECUTION_DATE) {
+        throw new RangeError(
+          "Cannot schedule a recurring job whose schedule has no occurrence left before the end of 9999: check its cron expression",
+        );
+      }
+      executionDate = next;
+      // One key per occurrence: however many processes schedule the same
+      // recurring job, each occurrence is stored once.
+      const schedule = uniqueKey ?? spec.methodName;
+      if (schedule.length > MAX_UNIQUE_KEY_LENGTH - OCCURRENCE_SUFFIX_LENGTH) {
+        throw new TypeError(
+          `Cannot schedule a recurring job as its 'uniqueKey' names its schedule in at most ${
+            MAX_UNIQUE_KEY_LENGTH - OCCURRENCE_SUFFIX_LENGTH
+          } characters (each occurrence adds '@' and its date): it has ${schedule.length}`,
+        );
+      }
+      uniqueKey = occurrenceKey(schedule, executionDate);
+    }
     let params: unknown;
     if (spec.params !== undefined) {
       assertJsonFaithful(spec.params);
@@ -264,6 +355,12 @@ export class Job {
       maxAttempts: spec.maxAttempts,
       backoff: spec.backoff && { ...spec.backoff },
       timeout: spec.timeout,
+      priority: spec.priority || undefined,
+      uniqueKey,
+      repeat: spec.repeat && { ...spec.repeat },
+      progress: undefined,
+      result: undefined,
+      interruptions: undefined,
     }));
   }
 
@@ -369,6 +466,12 @@ export class Job {
       maxAttempts: this.maxAttempts,
       backoff: this.backoff,
       timeout: this.timeout,
+      priority: this.priority || undefined,
+      uniqueKey: this.uniqueKey,
+      repeat: this.repeat,
+      progress: this.progress,
+      result: this.result,
+      interruptions: this.interruptions || undefined,
     });
   }
 }
@@ -444,12 +547,7 @@ function parseRecord(value: unknown): JobRecord {
   }
   const executionDate = expectTime(record, "executionDate");
   const createdAt = expectTime(record, "createdAt");
-  const attempts = record.attempts;
-  if (typeof attempts !== "number" || !Number.isSafeInteger(attempts) || attempts < 0) {
-    throw new TypeError(
-      `Invalid job record ${id}: 'attempts' is ${describe(attempts)}, not a count`,
-    );
-  }
+  const attempts = expectCount(record, "attempts");
   if (record.params !== undefined) assertJsonFaithful(record.params);
   const retry = record as StorableRetryOptions;
   try {
@@ -465,13 +563,89 @@ function parseRecord(value: unknown): JobRecord {
     params: record.params,
     createdAt,
     attempts,
+    interruptions: record.interruptions === undefined
+      ? undefined
+      : expectCount(record, "interruptions"),
     startedAt: record.startedAt === undefined ? undefined : expectTime(record, "startedAt"),
     finishedAt: record.finishedAt === undefined ? undefined : expectTime(record, "finishedAt"),
     error: record.error === undefined ? undefined : parseErrorRecord(id, record.error),
     maxAttempts: retry.maxAttempts,
     backoff: retry.backoff,
     timeout: retry.timeout,
+    ...parseFeatures(id, record),
   });
+}
+
+/** The optional fields of a record beyond the seed's and the retry settings. */
+function parseFeatures(
+  id: string,
+  record: Record<string, unknown>,
+): { [K in FeatureField]-?: JobRecord[K] | undefined } {
+  const context = "Cannot use it";
+  try {
+    if (record.priority !== undefined) assertPriority(record.priority, context);
+    if (record.uniqueKey !== undefined) assertUniqueKey(record.uniqueKey, context);
+    if (record.repeat !== undefined) assertRepeat(record.repeat, context);
+    if (record.progress !== undefined) assertJsonFaithful(record.progress, "progress");
+    if (record.result !== undefined) assertJsonFaithful(record.result, "result");
+  } catch (error) {
+    throw new TypeError(`Invalid job record ${id}: ${(error as Error).message}`);
+  }
+  return {
+    priority: record.priority === 0 ? undefined : record.priority as number | undefined,
+    uniqueKey: record.uniqueKey as string | undefined,
+    repeat: record.repeat as Repeat | undefined,
+    progress: record.progress,
+    result: record.result,
+  };
+}
+
+type FeatureField = "priority" | "uniqueKey" | "repeat" | "progress" | "result";
+
+/** The unique key of one occurrence of a recurring job: `<schedule>@<ISO date>`. */
+export function occurrenceKey(schedule: string, date: number): string {
+  return `${schedule}@${new Date(date).toISOString()}`;
+}
+
+/** The schedule's name in an occurrence's unique key. */
+export function scheduleOf(job: Job): string {
+  const key = job.uniqueKey ?? job.methodName;
+  const at = key.lastIndexOf("@");
+  return at === -1 ? key : key.slice(0, at);
+}
+
+function assertPriority(priority: unknown, context: string): void {
+  if (typeof priority !== "number") {
+    throw new TypeError(`${context} as 'priority' must be a number: it is ${describe(priority)}`);
+  }
+  if (!Number.isSafeInteger(priority)) {
+    throw new RangeError(
+      `${context} as 'priority' must be an integer: current value is ${priority}`,
+    );
+  }
+}
+
+function assertUniqueKey(uniqueKey: unknown, context: string): void {
+  if (
+    typeof uniqueKey !== "string" || uniqueKey === "" ||
+    uniqueKey.length > MAX_UNIQUE_KEY_LENGTH
+  ) {
+    throw new TypeError(
+      `${context} as 'uniqueKey' must be a string of 1 to ${MAX_UNIQUE_KEY_LENGTH} characters: it is ${
+        describe(uniqueKey)
+      }`,
+    );
+  }
+}
+
+function expectCount(record: Record<string, unknown>, field: string): number {
+  const value = record[field];
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `Invalid job record ${String(record.id)}: '${field}' is ${describe(value)}, not a count`,
+    );
+  }
+  return value;
 }
 
 function expectTime(record: Record<string, unknown>, field: string): number {

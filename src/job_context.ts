@@ -20,8 +20,19 @@ export interface JobContext {
   readonly job: Job;
   /** Which attempt this is, from 1. */
   readonly attempt: number;
-  /** Aborted when the handler should stop: the queue is shutting down. */
+  /**
+   * Aborted when the handler should stop: the attempt timed out, or the
+   * queue is shutting down.
+   */
   readonly signal: AbortSignal;
+  /**
+   * Records how far the handler has come (a percentage, a count, any JSON
+   * value) in the job's file, and emits a `progress` event. Each call is a
+   * file write: report steps, not every item.
+   *
+   * @throws {TypeError} When JSON cannot carry `progress` faithfully.
+   */
+  progress(progress: unknown): Promise<void>;
 }
 
 const storage = new AsyncLocalStorage<JobContext>();

@@ -15,6 +15,94 @@ import {
 import type { JobHandlerOptions } from "./retry.ts";
 
 /**
+ * The handler of jobs whose params are `Params`: spread when `Params` is an
+ * array, one argument otherwise (none when it is `undefined`).
+ *
+ * @example
+ * ```ts
+ * import type { TypedJobHandler } from "@x/jobq";
+ *
+ * const send: TypedJobHandler<{ to: string }> = async ({ to }) => console.log(to);
+ * const resize: TypedJobHandler<string[]> = async (...paths) => console.log(paths);
+ * ```
+ */
+export type TypedJobHandler<Params> = [Params] extends [readonly unknown[]]
+  ? (...params: Params) => unknown
+  : [Params] extends [undefined] ? () => unknown
+  : (params: Params) => unknown;
+
+/**
+ * A spec for method `K` of a queue typed by `Jobs` (an interface or type
+ * mapping each method name to its params): `params` has the
+ * method's type, and may be left out only when it accepts `undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { TypedJobSpec } from "@x/jobq";
+ *
+ * type Jobs = { sendEmail: { to: string } };
+ * const spec: TypedJobSpec<Jobs, "sendEmail"> = {
+ *   methodName: "sendEmail",
+ *   params: { to: "user@example.com" },
+ * };
+ * ```
+ */
+export type TypedJobSpec<Jobs extends object, K extends keyof Jobs & string> =
+  & Omit<JobSpec, "methodName" | "params">
+  & { methodName: K }
+  & (undefined extends Jobs[K] ? { params?: Jobs[K] } : { params: Jobs[K] });
+
+/**
+ * A spec for any method of a queue typed by `Jobs`; for an untyped queue,
+ * any {@linkcode JobSpec}.
+ *
+ * @example
+ * ```ts
+ * import type { JobSpecOf } from "@x/jobq";
+ *
+ * type Jobs = { ping: undefined; add: [number, number] };
+ * const specs: JobSpecOf<Jobs>[] = [
+ *   { methodName: "ping" },
+ *   { methodName: "add", params: [1, 2] },
+ * ];
+ * ```
+ */
+export type JobSpecOf<Jobs extends object> = {
+  [K in keyof Jobs & string]: TypedJobSpec<Jobs, K>;
+}[keyof Jobs & string];
+
+/**
+ * The params of an untyped queue, `new JobQueue(…)` without a type
+ * argument: any method name, any params, checked at run time only.
+ *
+ * @example
+ * ```ts
+ * import { JobQueue, type UntypedJobs } from "@x/jobq";
+ *
+ * const queue: JobQueue<UntypedJobs> = new JobQueue({ directory: await Deno.makeTempDir() });
+ * await queue.dispose();
+ * ```
+ */
+// deno-lint-ignore no-explicit-any -- an untyped queue checks params at run time only
+export type UntypedJobs = Record<string, any>;
+
+/**
+ * The handler type of method `K` of a queue typed by `Jobs`: a
+ * {@linkcode TypedJobHandler}, or any {@linkcode JobHandler} for an untyped
+ * queue.
+ *
+ * @example
+ * ```ts
+ * import type { JobHandlerOf } from "@x/jobq";
+ *
+ * type Jobs = { add: [number, number] };
+ * const add: JobHandlerOf<Jobs, "add"> = (a, b) => a + b;
+ * ```
+ */
+export type JobHandlerOf<Jobs extends object, K extends keyof Jobs & string> = string extends
+  keyof Jobs ? JobHandler : TypedJobHandler<Jobs[K]>;
+
+/**
  * Options of {@linkcode JobQueue}: those of the engine it creates, or an
  * engine of your own.
  *
@@ -62,8 +150,30 @@ export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "ev
  * await done;
  * await queue.dispose();
  * ```
+ *
+ * @example A typed queue: method names and params checked at compile time
+ * ```ts
+ * import { JobQueue } from "@x/jobq";
+ *
+ * interface Jobs {
+ *   sendEmail: { to: string; subject: string };
+ *   resizeImages: string[];
+ *   cleanUp: undefined;
+ * }
+ * const queue = new JobQueue<Jobs>({ directory: await Deno.makeTempDir() });
+ * queue.registerJobHandler("sendEmail", async ({ to, subject }) => console.log(to, subject));
+ * queue.registerJobHandler("resizeImages", async (...paths) => console.log(paths.join(", ")));
+ * await queue.scheduleJob({ methodName: "resizeImages", params: ["a.png", "b.png"] });
+ * await queue.scheduleJob({ methodName: "cleanUp" });
+ * await queue.dispose();
+ * ```
  */
-export class JobQueue extends EventTarget {
+export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
+  /**
+   * The event types that ever had a listener: only those are dispatched,
+   * which spares creating events nobody listens to (a `debug` per step).
+   */
+  readonly #listened = new Set<string>();
   readonly #engine: JobQueueEngine;
 
   /**
@@ -104,7 +214,9 @@ export class JobQueue extends EventTarget {
       }
       this.#engine = engine;
     }
-    this.#engine.listen((name, payload) => this.dispatchEvent(toEvent(name, payload)));
+    this.#engine.listen((name, payload) => {
+      if (this.#listened.has(name)) this.dispatchEvent(toEvent(name, payload));
+    });
   }
 
   /** The engine that does the work, for its lower-level methods. */
@@ -148,12 +260,12 @@ export class JobQueue extends EventTarget {
    * await queue.dispose();
    * ```
    */
-  registerJobHandler(
-    methodName: string,
-    handler: JobHandler,
+  registerJobHandler<K extends keyof Jobs & string>(
+    methodName: K,
+    handler: JobHandlerOf<Jobs, K>,
     options?: JobHandlerOptions,
   ): void {
-    this.#engine.registerJobHandler(methodName, handler, options);
+    this.#engine.registerJobHandler(methodName, handler as JobHandler, options);
   }
 
   /**
@@ -181,8 +293,194 @@ export class JobQueue extends EventTarget {
    * await queue.dispose();
    * ```
    */
-  scheduleJob(spec: JobSpec): Promise<Job> {
-    return this.#engine.scheduleJob(spec);
+  scheduleJob(spec: JobSpecOf<Jobs>): Promise<Job> {
+    return this.#engine.scheduleJob(spec as JobSpec);
+  }
+
+  /**
+   * Schedules many jobs at once, all or none: much faster than awaiting
+   * `scheduleJob` for each, as the files are written in parallel and the
+   * directory is flushed once. See {@linkcode JobQueueEngine.scheduleJobs}.
+   *
+   * @param specs One spec per job.
+   * @returns The stored jobs, in the order of `specs`.
+   * @throws {TypeError} When a spec is malformed; nothing is written.
+   * @throws {JobQueueError} When a file cannot be written; nothing is kept.
+   *
+   * @example Scheduling a batch
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * const jobs = await queue.scheduleJobs(
+   *   ["a.png", "b.png", "c.png"].map((path) => ({ methodName: "resize", params: { path } })),
+   * );
+   * assert.equal(jobs.length, 3);
+   * await queue.dispose();
+   * ```
+   */
+  scheduleJobs(specs: readonly JobSpecOf<Jobs>[]): Promise<Job[]> {
+    return this.#engine.scheduleJobs(specs as readonly JobSpec[]);
+  }
+
+  /**
+   * Removes one job, whatever its state, unless it is running.
+   *
+   * @param id The job's id.
+   * @returns `true` if it was removed; `false` if there is no such job or it runs.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * const job = await queue.scheduleJob({ methodName: "report", waitTime: 60_000 });
+   * assert.equal(await queue.removeJob(job.id), true);
+   * assert.deepEqual(await queue.getAllJobs(), []);
+   * await queue.dispose();
+   * ```
+   */
+  removeJob(id: string): Promise<boolean> {
+    return this.#engine.removeJob(id);
+  }
+
+  /**
+   * Pauses processing of one method's jobs, or of all jobs; running handlers
+   * finish, and jobs wait until resumed. Only this queue pauses: other
+   * processes on the directory go on.
+   *
+   * @param methodName The method to pause; all when omitted.
+   *
+   * @example Pausing one method
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.pause("sendEmail");
+   * assert.equal(queue.isPaused("sendEmail"), true);
+   * assert.equal(queue.isPaused("resize"), false);
+   * queue.resume("sendEmail");
+   * await queue.dispose();
+   * ```
+   */
+  pause(methodName?: keyof Jobs & string): void {
+    this.#engine.pause(methodName);
+  }
+
+  /**
+   * Resumes processing of one method, or of everything paused.
+   *
+   * @param methodName The method to resume; all when omitted.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.pause();
+   * queue.resume();
+   * assert.equal(queue.isPaused(), false);
+   * await queue.dispose();
+   * ```
+   */
+  resume(methodName?: keyof Jobs & string): void {
+    this.#engine.resume(methodName);
+  }
+
+  /**
+   * Tells whether processing is paused, for all jobs or for one method.
+   *
+   * @param methodName The method to ask about.
+   * @returns `true` when its jobs would not start now.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.pause();
+   * assert.equal(queue.isPaused("anything"), true);
+   * await queue.dispose();
+   * ```
+   */
+  isPaused(methodName?: keyof Jobs & string): boolean {
+    return this.#engine.isPaused(methodName);
+  }
+
+  /**
+   * Resolves once the queue is idle: no handler running and no due job
+   * waiting to start (jobs due later may wait). At once if idle now.
+   *
+   * @returns A promise that resolves when the queue is idle.
+   *
+   * @example Waiting for the due jobs of a script
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir(), maxConcurrency: 4 });
+   * queue.registerJobHandler("work", async (n: number) => console.log(n));
+   * await queue.scheduleJobs([1, 2, 3].map((n) => ({ methodName: "work", params: n })));
+   * await queue.start();
+   * await queue.onIdle();
+   * await queue.dispose();
+   * ```
+   */
+  onIdle(): Promise<void> {
+    return this.#engine.onIdle();
+  }
+
+  /**
+   * Resolves once the queue has no job left: none running and none waiting,
+   * due now or later. At once if it holds now.
+   *
+   * @returns A promise that resolves when the queue is drained.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.registerJobHandler("later", async () => {});
+   * await queue.scheduleJob({ methodName: "later", waitTime: 50 });
+   * await queue.start();
+   * await queue.drained();
+   * await queue.dispose();
+   * ```
+   */
+  drained(): Promise<void> {
+    return this.#engine.drained();
+  }
+
+  /**
+   * Resolves with a job once it has completed (with its `result`) or failed
+   * for good; at once if it already has. `undefined` when it is gone without
+   * this queue seeing its end (removed, or run and removed by another process).
+   *
+   * @param id The job's id.
+   * @returns The settled job, or `undefined`.
+   *
+   * @example Waiting for a job's result
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * queue.registerJobHandler("add", async (a: number, b: number) => a + b);
+   * const job = await queue.scheduleJob({ methodName: "add", params: [2, 3] });
+   * await queue.start();
+   * const settled = await queue.settled(job.id);
+   * assert.equal(settled?.state, "COMPLETED");
+   * assert.equal(settled?.result, 5);
+   * await queue.dispose();
+   * ```
+   */
+  settled(id: string): Promise<Job | undefined> {
+    return this.#engine.settled(id);
   }
 
   /**
@@ -228,11 +526,14 @@ export class JobQueue extends EventTarget {
   }
 
   /**
-   * Runs a failed job again, with a new set of attempts, as soon as possible.
+   * Runs a failed job again, with a new set of attempts, as soon as possible:
+   * its file is replaced by a new job with a new id (which sorts by the new
+   * date, and which every engine on the directory finds).
    *
    * @param id The failed job's id.
-   * @returns The job, `NOT_STARTED` again.
-   * @throws {JobQueueError} When there is no failed job with that id.
+   * @returns The new job, `NOT_STARTED`.
+   * @throws {JobQueueError} When there is no failed job with that id, or a
+   *   waiting or running job holds its unique key.
    *
    * @example Retrying a job from its failed event
    * ```ts ignore
@@ -285,7 +586,8 @@ export class JobQueue extends EventTarget {
   }
 
   /**
-   * Reads every job in the directory, in execution-date then creation order.
+   * Reads every job in the directory, in id order (the date each job was
+   * first due, then creation). A job running in any engine is `IN_PROGRESS`.
    *
    * @returns The jobs as they are on disk.
    *
@@ -306,7 +608,7 @@ export class JobQueue extends EventTarget {
   /**
    * Listens for an event and hands the listener its payload: the
    * `JobQueueError` for `error`, `{ message, info }` for `debug`, the job for
-   * `scheduled`, `started`, `completed` and `failed`.
+   * `scheduled`, `started`, `completed`, `failed`, `retrying` and `progress`.
    *
    * @param type The event to listen for.
    * @param listener Receives the payload of each such event.
@@ -361,6 +663,7 @@ export class JobQueue extends EventTarget {
     listener: Parameters<EventTarget["addEventListener"]>[1],
     options?: Parameters<EventTarget["addEventListener"]>[2],
   ): void {
+    if (listener !== null) this.#listened.add(type);
     super.addEventListener(type, listener, options);
   }
 

@@ -1,12 +1,13 @@
 import * as nodeTimers from "node:timers";
 import { defaultFileSystem } from "./_default_file_system.ts";
 import { createEngineId, FileJobStore } from "./_file_job_store.ts";
-import { JobIndex } from "./_job_index.ts";
-import type { JobStore } from "./_job_store.ts";
-import { assertMethodName } from "./_validate.ts";
+import { mapLimit } from "./_async.ts";
+import { byDate, byPriority, JobIndex } from "./_job_index.ts";
+import type { JobRef, JobStore } from "./_job_store.ts";
+import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
 import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
-import { Job, type JobErrorRecord, type JobSpec, JobState } from "./job.ts";
+import { Job, type JobErrorRecord, type JobSpec, JobState, scheduleOf } from "./job.ts";
 import { runWithJobContext } from "./job_context.ts";
 import { JobQueueError } from "./job_queue_error.ts";
 import { LockingQueue } from "./locking_queue.ts";
@@ -81,7 +82,9 @@ export interface JobQueueEngineOptions {
   fsync?: boolean;
   /**
    * How often, in ms, the engine looks in the directory for jobs written by
-   * other processes and for claims left by dead ones.
+   * other processes and for claims left by dead ones. With a directory so
+   * large that listing it takes longer than a ninth of this, polls are
+   * spaced further apart, so that they take at most a tenth of the time.
    *
    * @default {1000}
    */
@@ -166,9 +169,30 @@ interface Registration {
   readonly options: JobHandlerOptions;
 }
 
+/** A caller of onIdle() or drained(). */
+interface StateWaiter {
+  holds(): boolean;
+  /** At dispose(): onIdle() holds (nothing runs any more), drained() does not. */
+  readonly holdsOnceDisposed: boolean;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** A caller of settled(). */
+interface SettledWaiter {
+  resolve(job: Job | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** A run of a job's handler: the job as last stored (progress replaces it), and whether it ended. */
+interface Run {
+  job: Job;
+  done: boolean;
+}
+
 /** How a handler's run ended. */
 type Outcome =
-  | { readonly kind: "completed" }
+  | { readonly kind: "completed"; readonly result: unknown }
   | { readonly kind: "failed"; readonly error: unknown }
   | { readonly kind: "interrupted" };
 
@@ -219,10 +243,26 @@ export class JobQueueEngine {
   #completedKept: Job[] = [];
   /** The reason handlers are aborted with when dispose() times out. */
   #shutdownReason: JobQueueError | undefined;
-  /** Jobs waiting to run here. */
-  readonly #pending = new JobIndex();
+  /** Jobs waiting for their date; those found in the directory not due yet are known by name. */
+  readonly #pending = new JobIndex<JobRef>(byDate);
+  /** Due jobs waiting for a free slot, highest priority first. */
+  readonly #ready = new JobIndex<Job>(byPriority);
+  /** Jobs known by name whose file is being read, now that they are due. */
+  readonly #reading = new Set<string>();
+  /** Whether processing is paused for every method. */
+  #pausedAll = false;
+  /** Methods whose processing is paused. */
+  readonly #pausedMethods = new Set<string>();
+  /** Due jobs of paused methods, set aside until their method resumes. */
+  readonly #pausedJobs = new Map<string, Job>();
   /** Jobs another engine holds, retried when their claim disappears. */
-  readonly #heldElsewhere = new Map<string, Job>();
+  readonly #heldElsewhere = new Map<string, JobRef>();
+  /** Callers of onIdle() and drained(), with what they wait for. */
+  readonly #stateWaiters = new Set<StateWaiter>();
+  /** Callers of settled(), by job id. */
+  readonly #settledWaiters = new Map<string, Set<SettledWaiter>>();
+  /** Timers of settled() calls that watch a job's file while this engine does not process. */
+  readonly #watchTimers = new Set<ReturnType<typeof setTimeout>>();
   /** Jobs being claimed or run here, by id. */
   readonly #running = new Map<string, Promise<void>>();
   /** Abort controllers of the running handlers. */
@@ -385,18 +425,63 @@ export class JobQueueEngine {
    */
   async scheduleJob(spec: JobSpec): Promise<Job> {
     this.#assertNotDisposed("schedule a job");
-    const job = Job.fromSpec(spec);
-    await this.#open();
-    await this.#store.add(job);
-    this.#pending.add(job);
-    this.#emit("scheduled", job);
-    this.#emit("debug", { message: "scheduled job", info: { job } });
-    this.#pump();
-    return job;
+    const [job] = await this.#schedule([Job.fromSpec(spec)]);
+    return job!;
   }
 
   /**
-   * Reads every job file in the directory, in id order (execution date, then
+   * Schedules many jobs at once: validates every spec first, then writes the
+   * files in parallel with one flush of the directory, so it is much faster
+   * than awaiting `scheduleJob` for each. All or none: when one spec is
+   * invalid or one file cannot be written, no job is stored.
+   *
+   * @param specs What to run and when, one spec per job.
+   * @returns The stored jobs, in the order of `specs` (for a spec whose
+   *   `uniqueKey` a waiting job holds, that job).
+   * @throws {TypeError} When a spec is malformed; its index is in the message.
+   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {JobQueueError} When a file cannot be written or the engine is disposed.
+   */
+  async scheduleJobs(specs: readonly JobSpec[]): Promise<Job[]> {
+    this.#assertNotDisposed("schedule jobs");
+    if (!Array.isArray(specs)) {
+      throw new TypeError(
+        `Cannot schedule jobs: pass an array of specs like [{ methodName, params }], not ${typeof specs}`,
+      );
+    }
+    const now = Date.now();
+    const jobs = specs.map((spec, index) => {
+      try {
+        return Job.fromSpec(spec, now);
+      } catch (error) {
+        const Type = error instanceof RangeError ? RangeError : TypeError;
+        throw new Type(`Spec ${index} of ${specs.length}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    });
+    return await this.#schedule(jobs);
+  }
+
+  /** Stores new jobs and indexes those that were not already waiting under their unique key. */
+  async #schedule(jobs: Job[]): Promise<Job[]> {
+    await this.#open();
+    const stored = await this.#store.add(jobs);
+    stored.forEach((job, index) => {
+      if (job !== jobs[index]) {
+        this.#emit("debug", { message: "kept the job that holds the unique key", info: { job } });
+        return;
+      }
+      this.#pending.add(job);
+      this.#emit("scheduled", job);
+      this.#emit("debug", { message: "scheduled job", info: { job } });
+    });
+    this.#pump();
+    return stored;
+  }
+
+  /**
+   * Reads every job file in the directory, in id order (first due date, then
    * creation). Unreadable files are set aside and reported. Works after
    * `dispose()` too, to look at what is left.
    *
@@ -407,6 +492,165 @@ export class JobQueueEngine {
     // this engine again.
     if (this.#disposed === undefined) await this.#open();
     return await this.#store.list();
+  }
+
+  /**
+   * Removes one job, whatever its state, unless it is running (in any
+   * engine).
+   *
+   * @param id The job's id.
+   * @returns `true` if the job was removed, `false` if there is no job with
+   *   that id or it is running.
+   */
+  async removeJob(id: string): Promise<boolean> {
+    if (typeof id !== "string") {
+      throw new TypeError(`Cannot remove a job: its id must be a string, not ${typeof id}`);
+    }
+    this.#assertNotDisposed("remove a job");
+    await this.#open();
+    if (this.#running.has(id)) return false;
+    const job = await this.#store.find(id);
+    if (job === undefined || !await this.#lockingQueue.run(id, () => this.#store.remove(job))) {
+      return false;
+    }
+    this.#forget(id);
+    this.#emit("debug", { message: "removed job", info: { job } });
+    return true;
+  }
+
+  /**
+   * Pauses processing: of one method's jobs, or of all jobs when no method is
+   * given. Running handlers finish; jobs still get scheduled and wait. Pausing
+   * is this engine's own: other processes on the directory go on.
+   *
+   * @param methodName The method to pause; all methods when omitted.
+   */
+  pause(methodName?: string): void {
+    if (methodName === undefined) this.#pausedAll = true;
+    else {
+      assertMethodName(methodName);
+      this.#pausedMethods.add(methodName);
+    }
+    this.#emit("debug", { message: "paused", info: { methodName: methodName ?? "*" } });
+  }
+
+  /**
+   * Resumes processing: of one method's jobs, or of every paused method and
+   * the whole queue when no method is given.
+   *
+   * @param methodName The method to resume; all when omitted.
+   */
+  resume(methodName?: string): void {
+    if (methodName === undefined) {
+      this.#pausedAll = false;
+      this.#pausedMethods.clear();
+    } else {
+      assertMethodName(methodName);
+      this.#pausedMethods.delete(methodName);
+    }
+    for (const [id, job] of this.#pausedJobs) {
+      if (!this.#pausedMethods.has(job.methodName)) {
+        this.#pausedJobs.delete(id);
+        this.#ready.add(job);
+      }
+    }
+    this.#emit("debug", { message: "resumed", info: { methodName: methodName ?? "*" } });
+    this.#pump();
+  }
+
+  /**
+   * Tells whether processing is paused: for all jobs, or (with a method) for
+   * that method's jobs.
+   *
+   * @param methodName The method to ask about.
+   * @returns `true` when jobs of `methodName` (or any job) would not start now.
+   */
+  isPaused(methodName?: string): boolean {
+    return this.#pausedAll || (methodName !== undefined && this.#pausedMethods.has(methodName));
+  }
+
+  /**
+   * Resolves once this engine is idle: no handler running and no due job
+   * waiting that it would start (due jobs of paused methods do not count).
+   * Jobs due later may still be waiting. Resolves at once if it is idle now,
+   * and at `dispose()`. An engine that is not processing starts no job: one
+   * due job waiting keeps it from being idle until `startNextJob()`.
+   *
+   * @returns A promise that resolves when the engine is idle.
+   */
+  onIdle(): Promise<void> {
+    return this.#waitUntil(() => this.#isIdle(), true);
+  }
+
+  /**
+   * Resolves once this engine has no job left at all: none running, none
+   * waiting, now or later, none paused. Resolves at once if that holds now.
+   * Recurring jobs never drain: each occurrence schedules the next.
+   *
+   * @returns A promise that resolves when the engine is drained.
+   * @throws {JobQueueError} When the engine is disposed with jobs left.
+   */
+  drained(): Promise<void> {
+    return this.#waitUntil(
+      () =>
+        this.#isIdle() && this.#pending.size === 0 && this.#ready.size === 0 &&
+        this.#pausedJobs.size === 0 && this.#heldElsewhere.size === 0,
+      false,
+    );
+  }
+
+  /**
+   * Resolves with the job once it has completed or failed for good,
+   * at once if it already has. Resolves with `undefined` when the job is gone
+   * without this engine seeing how it ended: it was removed, or another
+   * process ran it and removed its file (completed jobs are removed unless
+   * `keepCompleted`), or there never was a job with that id.
+   *
+   * An engine that is not processing (not started, or only scheduling)
+   * looks at the job's file every `pollInterval` ms meanwhile.
+   *
+   * @param id The job's id.
+   * @returns The job in state `COMPLETED` or `FAILED`, or `undefined`.
+   * @throws {JobQueueError} When the engine is disposed before the job settles.
+   */
+  async settled(id: string): Promise<Job | undefined> {
+    if (typeof id !== "string") {
+      throw new TypeError(`Cannot wait for a job: its id must be a string, not ${typeof id}`);
+    }
+    this.#assertNotDisposed("wait for a job");
+    let waiter!: SettledWaiter;
+    const settled = new Promise<Job | undefined>((resolve, reject) => {
+      waiter = { resolve, reject };
+    });
+    // Listening before looking: the job may settle while its file is read.
+    const waiters = this.#settledWaiters.get(id) ?? new Set();
+    waiters.add(waiter);
+    this.#settledWaiters.set(id, waiters);
+    try {
+      await this.#open();
+      const job = await this.#store.find(id);
+      if (job === undefined || !isWaiting(job)) this.#notifySettled(id, job);
+      else if (!this.#processing) this.#watchSettled(job);
+    } catch (error) {
+      waiters.delete(waiter);
+      throw error;
+    }
+    return await settled;
+  }
+
+  /** Reads a job's file every poll interval until it settles or nobody waits for it. */
+  #watchSettled(job: Job): void {
+    if (this.#disposed !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#watchTimers.delete(timer);
+      if (!this.#settledWaiters.has(job.id) || this.#disposed !== undefined) return;
+      void this.#maintain(async () => {
+        const current = await this.#store.read(job);
+        if (current === undefined || !isWaiting(current)) this.#notifySettled(job.id, current);
+        else this.#watchSettled(job);
+      });
+    }, this.#pollInterval);
+    this.#watchTimers.add(timer);
   }
 
   /**
@@ -446,15 +690,19 @@ export class JobQueueEngine {
   }
 
   /**
-   * Runs a failed job again, with a new set of attempts, as soon as possible.
+   * Runs a failed job again, with a new set of attempts, as soon as possible:
+   * its file is replaced by a new job with a new id (which sorts by the new
+   * date, and which every engine on the directory finds).
    *
    * @param id The failed job's id.
-   * @returns The job, `NOT_STARTED` again.
-   * @throws {JobQueueError} When there is no failed job with that id.
+   * @returns The new job, `NOT_STARTED`.
+   * @throws {JobQueueError} When there is no failed job with that id, or a
+   *   waiting or running job holds its unique key.
    */
   async retryJob(id: string): Promise<Job> {
     this.#assertNotDisposed("retry a job");
-    const [job] = await this.#reviveWhere((job) => job.id === id);
+    const { revived: [job], errors: [error] } = await this.#reviveWhere((job) => job.id === id);
+    if (error !== undefined) throw error;
     if (job === undefined) {
       throw new JobQueueError(
         `Cannot retry job ${id}: there is no failed job with that id; getAllJobs() lists the jobs and their states`,
@@ -473,9 +721,11 @@ export class JobQueueEngine {
   async retryFailedJobs(methodName?: string): Promise<number> {
     if (methodName !== undefined) assertMethodName(methodName);
     this.#assertNotDisposed("retry jobs");
-    const revived = await this.#reviveWhere((job) =>
+    const { revived, errors } = await this.#reviveWhere((job) =>
       methodName === undefined || job.methodName === methodName
     );
+    // The others are retried all the same; each failure is reported.
+    for (const error of errors) this.#emitError(error);
     return revived.length;
   }
 
@@ -486,8 +736,7 @@ export class JobQueueEngine {
     for (const job of await this.#store.list()) {
       if (!matches(job) || this.#running.has(job.id)) continue;
       if (await this.#lockingQueue.run(job.id, () => this.#store.remove(job))) {
-        this.#pending.delete(job.id);
-        this.#heldElsewhere.delete(job.id);
+        this.#forget(job.id);
         removed++;
       }
     }
@@ -495,20 +744,40 @@ export class JobQueueEngine {
     return removed;
   }
 
-  /** Gives the failed jobs that `matches` a new set of attempts. */
-  async #reviveWhere(matches: (job: Job) => boolean): Promise<Job[]> {
+  /** Forgets a job that is gone from the directory; whoever waits for it learns so. */
+  #forget(id: string): void {
+    this.#pending.delete(id);
+    this.#ready.delete(id);
+    this.#reading.delete(id);
+    this.#pausedJobs.delete(id);
+    this.#heldElsewhere.delete(id);
+    this.#notifySettled(id, undefined);
+    this.#checkStateWaiters();
+  }
+
+  /** Replaces the failed jobs that `matches` by new ones, due now. */
+  async #reviveWhere(
+    matches: (job: Job) => boolean,
+  ): Promise<{ revived: Job[]; errors: unknown[] }> {
     await this.#open();
     const revived: Job[] = [];
+    const errors: unknown[] = [];
     for (const job of await this.#store.list()) {
       if (job.state !== JobState.FAILED || !matches(job)) continue;
-      const waiting = await this.#lockingQueue.run(job.id, () => this.#store.revive(job));
+      let waiting: Job | undefined;
+      try {
+        waiting = await this.#lockingQueue.run(job.id, () => this.#store.revive(job));
+      } catch (error) {
+        errors.push(error);
+        continue;
+      }
       if (waiting === undefined) continue;
-      this.#pending.add(waiting);
+      if (!this.#running.has(waiting.id)) this.#pending.add(waiting);
       this.#emit("debug", { message: "retrying job", info: { job: waiting } });
       revived.push(waiting);
     }
     this.#pump();
-    return revived;
+    return { revived, errors };
   }
 
   /**
@@ -533,8 +802,22 @@ export class JobQueueEngine {
       this.#processing = false;
       clearTimeout(this.#dueTimer);
       clearTimeout(this.#pollTimer);
+      for (const timer of this.#watchTimers) clearTimeout(timer);
       await Promise.all(this.#maintenance);
       await this.#settleRunning(timeout);
+      // Jobs still running settled above; the others will not here.
+      for (const [id, waiters] of this.#settledWaiters) {
+        const error = new JobQueueError(
+          `Job ${id} did not settle before the queue was disposed; it runs at a later start`,
+        );
+        for (const { reject } of waiters) reject(error);
+      }
+      this.#settledWaiters.clear();
+      for (const { holds, holdsOnceDisposed, resolve, reject } of this.#stateWaiters) {
+        if (holds() || holdsOnceDisposed) resolve();
+        else reject(new JobQueueError("The queue was disposed before it drained: jobs are left"));
+      }
+      this.#stateWaiters.clear();
       // The heartbeat goes on until here: while handlers run, other engines
       // must not take this one for dead and run the same jobs.
       this.#closing = true;
@@ -579,27 +862,103 @@ export class JobQueueEngine {
     return this.#opened;
   }
 
-  /** Starts due jobs while there is room, then sets the timer for the next. */
+  /**
+   * Moves due jobs to the ready queue, starts ready jobs in priority order
+   * while there is room, then sets the timer for the next due date.
+   */
   #pump(): void {
-    if (!this.#processing) return;
-    const now = Date.now();
-    while (this.#running.size < this.#maxConcurrency) {
-      const next = this.#pending.peek();
-      if (next === undefined || next.executionDate > now) break;
-      this.#pending.pop();
-      this.#start(next);
+    if (this.#processing) {
+      const now = Date.now();
+      this.#promoteDue(now);
+      while (this.#running.size < this.#maxConcurrency && !this.#pausedAll) {
+        const next = this.#ready.pop();
+        if (next === undefined) break;
+        if (this.#pausedMethods.has(next.methodName)) this.#pausedJobs.set(next.id, next);
+        // Indexed twice while it runs (found by a poll as it was being
+        // stored): one run is enough.
+        else if (!this.#running.has(next.id)) this.#start(next);
+      }
+      this.#armDueTimer(now);
     }
-    this.#armDueTimer(now);
+    this.#checkStateWaiters();
+  }
+
+  /** Moves the jobs due by `now` from the date order to the priority order. */
+  #promoteDue(now: number): void {
+    const unread: JobRef[] = [];
+    for (let next = this.#pending.peek(); next !== undefined && next.executionDate <= now;) {
+      this.#pending.pop();
+      if (next instanceof Job) this.#ready.add(next);
+      else unread.push(next);
+      next = this.#pending.peek();
+    }
+    if (unread.length > 0) this.#readDue(unread);
+  }
+
+  /**
+   * Reads the files of due jobs known only by name: their priority, their
+   * params, whether they still wait (a retry may have made one due later).
+   */
+  #readDue(refs: JobRef[]): void {
+    for (const ref of refs) this.#reading.add(ref.id);
+    void this.#maintain(async () => {
+      const jobs = await mapLimit(refs, 32, (ref) => this.#store.read(ref));
+      refs.forEach((ref, index) => {
+        // Removed while it was read: forget it.
+        if (!this.#reading.delete(ref.id)) return;
+        const job = jobs[index];
+        if (job !== undefined && !isWaiting(job)) this.#notifySettled(job.id, job);
+        else if (job !== undefined && !this.#running.has(job.id)) this.#pending.add(job);
+      });
+      this.#pump();
+    });
   }
 
   #armDueTimer(now: number): void {
     clearTimeout(this.#dueTimer);
     this.#dueTimer = undefined;
     const next = this.#pending.peek();
-    if (next === undefined || this.#running.size >= this.#maxConcurrency) return;
+    // Armed even when every slot is taken: a due job must join the priority
+    // order in time to compete for the next free slot.
+    if (next === undefined) return;
     // A timer may fire a little early; #pump() checks the clock and re-arms.
     const delay = Math.min(Math.max(next.executionDate - now, 0), MAX_TIMER_DELAY);
     this.#dueTimer = setTimeout(() => this.#pump(), delay);
+  }
+
+  /** Whether nothing runs here and nothing due waits that this engine would start. */
+  #isIdle(): boolean {
+    const next = this.#pending.peek();
+    return this.#running.size === 0 && this.#reading.size === 0 &&
+      (this.#ready.size === 0 || this.#pausedAll) &&
+      (next === undefined || next.executionDate > Date.now());
+  }
+
+  #waitUntil(holds: () => boolean, holdsOnceDisposed: boolean): Promise<void> {
+    if (holds() || (this.#disposed !== undefined && holdsOnceDisposed)) return Promise.resolve();
+    if (this.#disposed !== undefined) {
+      return Promise.reject(this.#disposedError("wait for the queue to drain"));
+    }
+    return new Promise((resolve, reject) =>
+      this.#stateWaiters.add({ holds, holdsOnceDisposed, resolve, reject })
+    );
+  }
+
+  #checkStateWaiters(): void {
+    for (const waiter of this.#stateWaiters) {
+      if (waiter.holds()) {
+        this.#stateWaiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** Hands a job's end (or `undefined`: it is gone) to whoever waits for it. */
+  #notifySettled(id: string, job: Job | undefined): void {
+    const waiters = this.#settledWaiters.get(id);
+    if (waiters === undefined) return;
+    this.#settledWaiters.delete(id);
+    for (const { resolve } of waiters) resolve(job);
   }
 
   #start(job: Job): void {
@@ -621,12 +980,15 @@ export class JobQueueEngine {
    * to the job when it must wait in the index again (a retry, a job not due
    * yet, a transient fault).
    */
-  async #run(job: Job): Promise<Job | undefined> {
+  async #run(job: JobRef): Promise<JobRef | undefined> {
     let claimed: Job;
     try {
       const claim = await this.#lockingQueue.run(job.id, () => this.#store.claim(job));
       if (claim.kind === "busy") this.#heldElsewhere.set(job.id, job);
       if (claim.kind === "notDue") return claim.job;
+      if (claim.kind === "gone") {
+        this.#notifySettled(job.id, claim.job && !isWaiting(claim.job) ? claim.job : undefined);
+      }
       if (claim.kind !== "claimed") return undefined;
       claimed = claim.job;
     } catch (error) {
@@ -634,30 +996,89 @@ export class JobQueueEngine {
       return this.#later(job);
     }
     if (!this.#processing) return await this.#giveBack(claimed);
+    // Not run before the next occurrence is stored: a schedule must not end
+    // because one write failed. Given back, it runs (and tries) again later.
+    if (claimed.repeat !== undefined && !await this.#scheduleNextOccurrence(claimed)) {
+      return await this.#giveBack(claimed);
+    }
+    const limit = this.#attemptLimit(claimed);
+    if (claimed.interruptions > limit) {
+      // Its process died each time it ran this job, more often than the job
+      // has attempts: running it again would crash-loop.
+      return await this.#recordFailure(
+        claimed,
+        new JobQueueError(
+          `Job ${claimed.key} is not run again: its process died during ${claimed.interruptions} ` +
+            `of its runs, more than its ${limit} attempt(s); find out why it kills its ` +
+            "process, then retry it",
+          { info: { job: claimed } },
+        ),
+      );
+    }
     this.#emit("debug", { message: "starting job", info: { job: claimed } });
     this.#emit("started", claimed);
-    const outcome = await this.#invoke(claimed);
-    if (outcome.kind === "interrupted") return await this.#giveBack(claimed);
+    // Progress reports replace the job with its newer form.
+    const run: Run = { job: claimed, done: false };
+    const outcome = await this.#invoke(run);
+    run.done = true;
+    if (outcome.kind === "interrupted") return await this.#giveBack(run.job);
     try {
-      if (outcome.kind === "completed") return await this.#recordCompletion(claimed);
-      return await this.#recordFailure(claimed, outcome.error);
+      if (outcome.kind === "completed") {
+        return await this.#recordCompletion(run.job, outcome.result);
+      }
+      return await this.#recordFailure(run.job, outcome.error);
     } catch (error) {
       // The outcome could not be written: give the job back so that it runs
       // again rather than staying claimed until this process exits.
       this.#emitError(error);
-      return await this.#giveBack(claimed);
+      return await this.#giveBack(run.job);
     }
   }
 
-  async #recordCompletion(job: Job): Promise<undefined> {
+  /**
+   * Schedules the occurrence after a recurring job's, when it starts: the
+   * occurrence's unique key keeps it single however many engines (or runs
+   * of this one, after a crash) schedule it. Occurrences missed while no
+   * engine ran are skipped: the next is the first one after now.
+   */
+  async #scheduleNextOccurrence(job: Job): Promise<boolean> {
+    try {
+      const next = Job.fromSpec({
+        methodName: job.methodName,
+        ...(job.params === undefined ? {} : { params: job.params }),
+        repeat: job.repeat!,
+        uniqueKey: scheduleOf(job),
+        ...(job.priority === 0 ? {} : { priority: job.priority }),
+        ...(job.maxAttempts === undefined ? {} : { maxAttempts: job.maxAttempts }),
+        ...(job.backoff === undefined ? {} : { backoff: job.backoff }),
+        ...(job.timeout === undefined ? {} : { timeout: job.timeout }),
+      });
+      await this.#schedule([next]);
+      return true;
+    } catch (cause) {
+      this.#emitError(
+        new JobQueueError(
+          `Cannot schedule the next occurrence of recurring job ${job.key}: ${
+            toErrorRecord(cause).message
+          }; this occurrence waits and tries again`,
+          { cause, info: { job } },
+        ),
+      );
+      return false;
+    }
+  }
+
+  async #recordCompletion(job: Job, value: unknown): Promise<undefined> {
     const keep = this.#keepCompleted !== false;
+    const result = this.#storableResult(job, value);
     const completed = await this.#lockingQueue.run(
       job.id,
-      () => this.#store.complete(job, keep),
+      () => this.#store.complete(job, keep, result),
     );
     if (completed === undefined) return this.#reportLostClaim(job);
     this.#emit("debug", { message: "completed job", info: { job: completed } });
     this.#emit("completed", completed);
+    this.#notifySettled(job.id, completed);
     if (keep) {
       this.#completedKept.push(completed);
       await this.#pruneCompleted();
@@ -670,9 +1091,8 @@ export class JobQueueEngine {
    */
   async #recordFailure(job: Job, error: unknown): Promise<Job | undefined> {
     const registration = this.#handlers.get(job.methodName);
-    const maxAttempts = job.maxAttempts ?? registration?.options.maxAttempts ?? 1;
     // A job without a handler fails at once: waiting would not bring one.
-    if (registration !== undefined && job.attempts < maxAttempts) {
+    if (registration !== undefined && job.attempts < this.#attemptLimit(job)) {
       const backoff = job.backoff ?? registration.options.backoff ?? DEFAULT_BACKOFF;
       const due = Math.ceil(Date.now() + this.#retryDelay(backoff, job, error));
       const retrying = await this.#lockingQueue.run(
@@ -692,6 +1112,52 @@ export class JobQueueEngine {
     this.#emit("debug", { message: "failed job", info: { job: failed } });
     this.#emit("failed", failed);
     this.#emit("error", this.#failureError(failed, error));
+    this.#notifySettled(job.id, failed);
+  }
+
+  /**
+   * A handler's return value as it can be stored: a copy through JSON, or
+   * `undefined` (reported) when JSON cannot carry it faithfully.
+   */
+  #storableResult(job: Job, value: unknown): unknown {
+    if (value === undefined) return undefined;
+    try {
+      assertJsonFaithful(value, "the result");
+      return JSON.parse(JSON.stringify(value));
+    } catch (cause) {
+      this.#emitError(
+        new JobQueueError(
+          `The result of job ${job.key} is not stored: ${toErrorRecord(cause).message}`,
+          { cause, info: { job } },
+        ),
+      );
+      return undefined;
+    }
+  }
+
+  /** Stores a running job's progress and tells listeners; reports a failure to store it. */
+  async #reportProgress(run: Run, progress: unknown): Promise<void> {
+    assertJsonFaithful(progress, "progress");
+    const copy = JSON.parse(JSON.stringify(progress));
+    try {
+      // A report that comes after its run ended (from work the handler left
+      // behind) is dropped: a later run may own the file by then.
+      const updated = await this.#lockingQueue.run(
+        run.job.id,
+        () => run.done ? Promise.resolve(undefined) : this.#store.progress(run.job, copy),
+      );
+      if (updated === undefined) return;
+      run.job = updated;
+      this.#emit("progress", updated);
+    } catch (error) {
+      // Progress is advice: failing to store it does not fail the job.
+      this.#emitError(error);
+    }
+  }
+
+  /** How many attempts a job gets: its own `maxAttempts`, its handler's, or 1. */
+  #attemptLimit(job: Job): number {
+    return job.maxAttempts ?? this.#handlers.get(job.methodName)?.options.maxAttempts ?? 1;
   }
 
   /** The wait before the next attempt; a broken backoff function falls back to the default. */
@@ -712,7 +1178,8 @@ export class JobQueueEngine {
   }
 
   /** Runs the job's handler and tells how that ended; never rejects. */
-  async #invoke(job: Job): Promise<Outcome> {
+  async #invoke(run: Run): Promise<Outcome> {
+    const job = run.job;
     const registration = this.#handlers.get(job.methodName);
     if (registration === undefined) {
       const error = new JobQueueError(
@@ -732,11 +1199,16 @@ export class JobQueueEngine {
       : [job.params];
     const ran = (async (): Promise<Outcome> => {
       try {
-        await runWithJobContext(
-          { job, attempt: job.attempts, signal: controller.signal },
+        const result = await runWithJobContext(
+          {
+            job,
+            attempt: job.attempts,
+            signal: controller.signal,
+            progress: (progress) => this.#reportProgress(run, progress),
+          },
           () => registration.handler(...args),
         );
-        return { kind: "completed" };
+        return { kind: "completed", result };
       } catch (error) {
         // Aborted by dispose(): the job did not fail, it was cut short.
         const shutdown = this.#shutdownReason;
@@ -823,7 +1295,7 @@ export class JobQueueEngine {
    * Releases a claimed job unrun so that it runs again; reports failures.
    * Resolves to the job to wait in the index again.
    */
-  async #giveBack(job: Job): Promise<Job> {
+  async #giveBack(job: Job): Promise<JobRef> {
     try {
       await this.#lockingQueue.run(job.id, () => this.#store.release(job));
     } catch (error) {
@@ -833,24 +1305,31 @@ export class JobQueueEngine {
   }
 
   /** The job, waiting again and due after one poll interval, after a transient fault. */
-  #later(job: Job): Job {
-    return Job.fromJSON({
-      ...job.toJSON(),
-      state: JobState.NOT_STARTED,
-      executionDate: Math.max(job.executionDate, Math.ceil(Date.now() + this.#pollInterval)),
-    });
+  #later(job: JobRef): JobRef {
+    const executionDate = Math.max(job.executionDate, Math.ceil(Date.now() + this.#pollInterval));
+    if (!(job instanceof Job)) {
+      return { id: job.id, methodName: job.methodName, key: job.key, executionDate };
+    }
+    return Job.fromJSON({ ...job.toJSON(), state: JobState.NOT_STARTED, executionDate });
   }
 
-  /** Polls the directory while processing; this timer keeps the process alive. */
-  #schedulePoll(): void {
+  /**
+   * Polls the directory while processing; this timer keeps the process
+   * alive. A poll lists the whole directory, which takes a while with
+   * hundreds of thousands of files: polls are spaced so that they take at
+   * most a tenth of the time, whatever `pollInterval` says.
+   */
+  #schedulePoll(delay = this.#pollInterval): void {
     this.#pollTimer = setTimeout(() => {
+      const started = performance.now();
       this.#maintain(async () => {
         await this.#store.recover();
         await this.#poll();
       }).then(() => {
-        if (this.#processing) this.#schedulePoll();
+        const took = performance.now() - started;
+        if (this.#processing) this.#schedulePoll(Math.max(this.#pollInterval, 9 * took));
       });
-    }, this.#pollInterval);
+    }, delay);
   }
 
   /**
@@ -877,19 +1356,22 @@ export class JobQueueEngine {
     const { added, removed, claimed } = await this.#store.poll();
     if (typeof this.#keepCompleted === "object") {
       // Completed jobs found in the directory count towards the rule too.
-      const completed = added.filter((job) => job.state === JobState.COMPLETED);
+      const completed = added.filter((job): job is Job =>
+        job instanceof Job && job.state === JobState.COMPLETED
+      );
       this.#completedKept = [...this.#completedKept, ...completed]
         .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     }
     for (const job of added) {
-      if (!isWaiting(job) || this.#running.has(job.id)) continue;
+      if (job instanceof Job && !isWaiting(job)) {
+        this.#notifySettled(job.id, job);
+        continue;
+      }
+      if (this.#running.has(job.id)) continue;
       if (claimed.has(job.id)) this.#heldElsewhere.set(job.id, job);
       else this.#pending.add(job);
     }
-    for (const id of removed) {
-      this.#pending.delete(id);
-      this.#heldElsewhere.delete(id);
-    }
+    for (const id of removed) this.#forget(id);
     await this.#pruneCompleted();
     for (const [id, job] of this.#heldElsewhere) {
       if (!claimed.has(id)) {

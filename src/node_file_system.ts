@@ -25,13 +25,13 @@ export class NodeFileSystem implements FileSystemAdapter {
     return fs.readFile(path, "utf8");
   }
 
-  /** Creates or replaces a file, exclusively and synced when asked. */
+  /** Creates or replaces a file, synced when asked. */
   async writeTextFile(
     path: string,
     data: string,
     options: WriteTextFileOptions = {},
   ): Promise<void> {
-    const file = await fs.open(path, options.createNew ? "wx" : "w");
+    const file = await fs.open(path, "w");
     try {
       await file.writeFile(data, "utf8");
       if (options.sync) await file.datasync();

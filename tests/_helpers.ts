@@ -113,6 +113,37 @@ export async function runToEnd(queue: JobQueue, spec: JobSpec): Promise<Job> {
   return await outcome;
 }
 
+/**
+ * Whether `promise` is still pending after a few turns of the event loop:
+ * raced against an already resolved marker, which wins only if `promise`
+ * has not settled by then.
+ */
+export async function isPending(promise: Promise<unknown>): Promise<boolean> {
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+  const marker = Symbol("pending");
+  return await Promise.race([promise, Promise.resolve(marker)]) === marker;
+}
+
+/** A job that holds a slot of its queue until released. */
+export interface Blocker {
+  readonly job: Job;
+  release(): void;
+}
+
+/**
+ * Starts `queue` (if it is not yet) with a "block" job that holds one slot
+ * until `release()`, and resolves once that job runs.
+ */
+export async function startBlocker(queue: JobQueue): Promise<Blocker> {
+  const gate = deferred<void>();
+  queue.registerJobHandler("block", () => gate.promise);
+  const started = nextEvent(queue, "started", (job) => job.methodName === "block");
+  const job = await queue.scheduleJob({ methodName: "block" });
+  await queue.start();
+  await started;
+  return { job, release: () => gate.resolve() };
+}
+
 /** Runs `test` with a fresh temporary directory, removed afterwards. */
 export async function withTempDir<T>(test: (directory: string) => Promise<T>): Promise<T> {
   const directory = await mkdtemp(join(tmpdir(), "jobq-test-"));

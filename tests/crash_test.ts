@@ -45,10 +45,10 @@ describe("a process killed with SIGKILL", () => {
           await first.waitForOutput(`started ${cut!.id} 1`);
           await killFixture(first);
 
-          // What the crash left: the job IN_PROGRESS under a claim nobody
-          // will settle, the others untouched.
-          assert.equal((await readJobFile(directory, cut!)).state, JobState.IN_PROGRESS);
-          assert.deepEqual(await internalFiles(directory, "claims"), [`${cut!.id}.json`]);
+          // What the crash left: the job's file as it was before the run,
+          // under a claim nobody will settle, the others untouched.
+          assert.equal((await readJobFile(directory, cut!)).state, JobState.NOT_STARTED);
+          assert.deepEqual(await internalFiles(directory, "claims"), [`${cut!.key}.json`]);
           for (const job of waiting) {
             assert.equal((await readJobFile(directory, job)).state, JobState.NOT_STARTED);
           }
@@ -67,6 +67,7 @@ describe("a process killed with SIGKILL", () => {
         const cutNow = await readJobFile(directory, cut!);
         assert.equal(cutNow.state, JobState.COMPLETED);
         assert.equal(cutNow.attempts, 2);
+        assert.equal(cutNow.interruptions, 1, "the crash is counted");
         assert.deepEqual(cutNow.params, cut!.params);
         for (const job of waiting) {
           const now = await readJobFile(directory, job);
@@ -160,12 +161,12 @@ describe("a process killed with SIGKILL", () => {
     },
   );
   test(
-    "between creating a claim and writing it leaves an empty claim, recovered after claimTimeout",
+    "an unreadable claim (a damaged file) is recovered after claimTimeout",
     { timeout: 30_000 },
     async () => {
       await withTempDir(async (directory) => {
         const job = await writeCutShortJob(directory);
-        await writeFile(join(directory, ".jobq", "claims", `${job.id}.json`), "");
+        await writeFile(join(directory, ".jobq", "claims", `${job.key}.json`), "");
         // An empty claim names no engine to check: only its age can free it.
         const claimTimeout = 300;
         const queue = new JobQueue({ directory, fsync: false, pollInterval: 20, claimTimeout });
@@ -183,6 +184,50 @@ describe("a process killed with SIGKILL", () => {
       });
     },
   );
+});
+
+describe("a job whose process died during more of its runs than it has attempts", () => {
+  test("is failed without running again, with an error that says why", async () => {
+    await withTempDir(async (directory) => {
+      const created = Job.fromSpec({ methodName: "work", maxAttempts: 2 });
+      // What recovery leaves after three runs, each cut short by a crash.
+      const crashed = Job.fromJSON({ ...created.toJSON(), attempts: 3, interruptions: 3 });
+      await writeFile(join(directory, `${crashed.key}.json`), JSON.stringify(crashed));
+      const queue = new JobQueue({ directory, fsync: false });
+      let ran = 0;
+      queue.registerJobHandler("work", () => {
+        ran++;
+      });
+      try {
+        const failed = nextEvent(queue, "failed");
+        await queue.start();
+        const job = await failed;
+        assert.equal(ran, 0);
+        assert.equal(job.state, JobState.FAILED);
+        assert.match(job.error?.message ?? "", /process died during 3 of its runs/);
+        assert.equal((await readJobFile(directory, crashed)).state, JobState.FAILED);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  });
+
+  test("with as many crashes as attempts, still runs", async () => {
+    await withTempDir(async (directory) => {
+      const created = Job.fromSpec({ methodName: "work" });
+      const crashed = Job.fromJSON({ ...created.toJSON(), attempts: 1, interruptions: 1 });
+      await writeFile(join(directory, `${crashed.key}.json`), JSON.stringify(crashed));
+      const queue = new JobQueue({ directory, fsync: false });
+      queue.registerJobHandler("work", () => {});
+      try {
+        const completed = nextEvent(queue, "completed");
+        await queue.start();
+        assert.equal((await completed).attempts, 2);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  });
 });
 
 describe("dispose()", () => {
@@ -240,6 +285,7 @@ describe("dispose()", () => {
         });
         try {
           await other.engine.load();
+          // Its engine file (a claim token comes with its first claim).
           const otherEngineFiles = await internalFiles(directory, "engines");
           assert.equal(otherEngineFiles.length, 1);
 
@@ -265,7 +311,8 @@ describe("dispose()", () => {
           await queue.start();
           await started;
           assert.equal((await internalFiles(directory, "claims")).length, 3);
-          assert.equal((await internalFiles(directory, "engines")).length, 2);
+          // The other's engine file; this one's, and its claim token.
+          assert.equal((await internalFiles(directory, "engines")).length, 3);
 
           const completed = nextEvent(queue, "completed");
           const failed = nextEvent(queue, "failed");

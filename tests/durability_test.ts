@@ -24,7 +24,7 @@ class RecordingFileSystem extends NodeFileSystem implements FileSystemAdapter {
   override async writeTextFile(
     path: string,
     data: string,
-    options: { createNew?: boolean; sync?: boolean } = {},
+    options: { sync?: boolean } = {},
   ): Promise<void> {
     this.#record(`write${options.sync ? "+sync" : ""} ${path}`);
     await super.writeTextFile(path, data, options);

@@ -13,7 +13,7 @@ import { deferred, nextEvent, withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
 
 function claimPath(directory: string, job: Job): string {
-  return join(directory, ".jobq", "claims", `${job.id}.json`);
+  return join(directory, ".jobq", "claims", `${job.key}.json`);
 }
 
 function enginePath(directory: string, engineId: string): string {
@@ -154,7 +154,7 @@ describe("faults", () => {
         const job = await queue.scheduleJob({ methodName: "work" });
         const jobPath = join(directory, `${job.key}.json`);
         const claim = claimPath(directory, job);
-        // Claims are written under a temporary name, then linked into place.
+        // Claims are links to the engine's claim token.
         const claimCreated = () => fs.callsOf("link").some((call) => call.to === claim);
         // The read under the claim, the first after the claim file is created.
         const fault = fs.fail({
@@ -188,7 +188,7 @@ describe("faults", () => {
           const fs = new FaultyFileSystem();
           const claims = join(directory, ".jobq", "claims");
           const fault = fs.fail({
-            method: "writeTextFile",
+            method: "link",
             path: (path) => path.startsWith(claims + "/"),
             code: "EIO",
             times: 1,

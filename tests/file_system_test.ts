@@ -72,27 +72,6 @@ for (const [name, create] of adapters) {
       });
     });
 
-    test("writeTextFile() with createNew creates a missing file", async () => {
-      await withTempDir(async (dir) => {
-        const path = join(dir, "new.txt");
-        await fs.writeTextFile(path, TEXT, { createNew: true });
-        assert.equal(await fs.readTextFile(path), TEXT);
-      });
-    });
-
-    test("writeTextFile() with createNew fails with EEXIST and leaves the file unchanged", async () => {
-      await withTempDir(async (dir) => {
-        const path = join(dir, "claim.json");
-        await fs.writeTextFile(path, "first");
-        await assertCode(fs.writeTextFile(path, "second", { createNew: true }), "EEXIST");
-        await assertCode(
-          fs.writeTextFile(path, "third", { createNew: true, sync: true }),
-          "EEXIST",
-        );
-        assert.equal(await fs.readTextFile(path), "first");
-      });
-    });
-
     test("writeTextFile() with sync writes the content", async () => {
       await withTempDir(async (dir) => {
         const path = join(dir, "synced.txt");
@@ -100,7 +79,7 @@ for (const [name, create] of adapters) {
         await fs.writeTextFile(path, TEXT, { sync: true });
         assert.equal(await fs.readTextFile(path), TEXT);
         const created = join(dir, "created.txt");
-        await fs.writeTextFile(created, TEXT, { sync: true, createNew: true });
+        await fs.writeTextFile(created, TEXT, { sync: true });
         assert.equal(await fs.readTextFile(created), TEXT);
       });
     });

@@ -31,6 +31,25 @@ function delay(ms: number): Promise<void> {
 }
 
 describe("JobQueue: starting", () => {
+  test("the first claims of a queue, made all at once, all succeed", async () => {
+    // The claim token is written by the first claims: many at once must not
+    // replace it under one another's links.
+    for (let round = 0; round < 5; round++) {
+      await withQueue({ maxConcurrency: 8 }, async (queue) => {
+        const errors: string[] = [];
+        queue.on("error", (error) => errors.push(error.message));
+        queue.registerJobHandler("work", () => {});
+        await queue.scheduleJobs(
+          Array.from({ length: 8 }, (_, n) => ({ methodName: "work", params: n })),
+        );
+        const completed = collectEvents(queue, "completed", 8);
+        await queue.start();
+        await completed;
+        assert.deepEqual(errors, []);
+      });
+    }
+  });
+
   test("jobs scheduled before start() wait for it, then run", async () => {
     await withQueue({}, async (queue) => {
       const ran: unknown[] = [];
@@ -132,6 +151,30 @@ describe("JobQueue: finished jobs' files", () => {
 });
 
 describe("JobQueue: events", () => {
+  test("an event type nobody listens to is not dispatched; once listened to, it is", async () => {
+    await withTempDir(async (directory) => {
+      const dispatched: string[] = [];
+      class CountingQueue extends JobQueue {
+        override dispatchEvent(event: Event): boolean {
+          dispatched.push(event.type);
+          return super.dispatchEvent(event);
+        }
+      }
+      const queue = new CountingQueue({ directory, fsync: false });
+      try {
+        await queue.scheduleJob({ methodName: "work", waitTime: 60_000 });
+        assert.deepEqual(dispatched, []);
+        const scheduled: string[] = [];
+        queue.on("scheduled", (job) => scheduled.push(job.id));
+        const job = await queue.scheduleJob({ methodName: "work", waitTime: 60_000 });
+        assert.deepEqual(dispatched, ["scheduled"]);
+        assert.deepEqual(scheduled, [job.id]);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  });
+
   test("on() returns a function that unsubscribes the listener", async () => {
     await withQueue({}, async (queue) => {
       const kept: string[] = [];

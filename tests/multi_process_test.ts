@@ -190,15 +190,16 @@ describe("an engine whose claim was taken over while it ran", () => {
         const job = await started;
         // What another engine leaves after recovering the claim of an engine it
         // took for dead and starting the job itself.
-        const claim = join(directory, ".jobq", "claims", `${job.id}.json`);
-        const takeover = JSON.stringify({ engineId: "0123456789abcdef", claimedAt: Date.now() });
+        const claim = join(directory, ".jobq", "claims", `${job.key}.json`);
+        const takeover = JSON.stringify({ engineId: "0123456789abcdef" });
         await writeFile(claim, takeover);
         finish();
         const error = await reported;
         assert.match(error.message, /taken over by another engine/);
         assert.equal(error.info.job?.id, job.id);
         assert.equal(await readFile(claim, "utf8"), takeover);
-        assert.equal((await readJobFile(directory, job)).state, JobState.IN_PROGRESS);
+        // No outcome written: the file is as it was before the run.
+        assert.equal((await readJobFile(directory, job)).state, JobState.NOT_STARTED);
       } finally {
         await queue.dispose();
       }

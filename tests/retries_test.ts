@@ -374,7 +374,7 @@ describe("retries: backoff", () => {
 });
 
 describe("retries: running failed jobs again", () => {
-  test("retryJob() runs a failed job again with a fresh set of attempts", async () => {
+  test("retryJob() replaces a failed job by a new one, with a new id and a fresh set of attempts", async () => {
     await withQueue({}, async (queue) => {
       // Fails both attempts of the first run and the first of the second.
       const { handler, calls } = failingFirst(3);
@@ -386,16 +386,18 @@ describe("retries: running failed jobs again", () => {
       assert.equal(failed.state, JobState.FAILED);
       assert.equal(failed.attempts, 2);
 
-      const outcome = outcomeOf(queue, failed.id);
       const revived = await queue.retryJob(failed.id);
-      assert.equal(revived.id, failed.id);
+      assert.ok(revived.id > failed.id, "the new id sorts by the new execution date");
+      assert.equal(revived.methodName, failed.methodName);
       assert.equal(revived.state, JobState.NOT_STARTED);
       assert.equal(revived.attempts, 0);
       assert.equal(revived.finishedAt, undefined, "a job waiting to run has not finished");
-      const job = await outcome;
-      assert.equal(job.state, JobState.COMPLETED);
+      assert.equal(revived.error, undefined);
+      const job = await queue.settled(revived.id);
+      assert.equal(job?.state, JobState.COMPLETED);
       assert.equal(job.attempts, 2);
       assert.deepEqual(calls.map((call) => call.attempt), [1, 2, 1, 2]);
+      assert.deepEqual(await queue.getAllJobs(), [], "the failed file was replaced");
     });
   });
 
@@ -440,14 +442,21 @@ describe("retries: running failed jobs again", () => {
       ]);
 
       broken = false;
-      const rerunA = ["a-1", "a-2"].map((name) => outcomeOf(queue, jobs.get(name)!.id));
+      const statesByParams = async () =>
+        Object.fromEntries((await queue.getAllJobs()).map((job) => [job.params, job.state]));
       assert.equal(await queue.retryFailedJobs("a"), 2);
-      for (const job of await Promise.all(rerunA)) assert.equal(job.state, JobState.COMPLETED);
-      assert.equal((await readJobFile(directory, jobs.get("b-1")!)).state, JobState.FAILED);
+      await queue.onIdle();
+      assert.deepEqual(await statesByParams(), {
+        "a-ok": JobState.COMPLETED,
+        "a-1": JobState.COMPLETED,
+        "a-2": JobState.COMPLETED,
+        "b-1": JobState.FAILED,
+        later: JobState.NOT_STARTED,
+      });
 
-      const rerunB = outcomeOf(queue, jobs.get("b-1")!.id);
       assert.equal(await queue.retryFailedJobs(), 1);
-      assert.equal((await rerunB).state, JobState.COMPLETED);
+      await queue.onIdle();
+      assert.equal((await statesByParams())["b-1"], JobState.COMPLETED);
       assert.equal(await queue.retryFailedJobs(), 0);
 
       // The completed job and the waiting one were left alone.

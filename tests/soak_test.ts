@@ -99,7 +99,7 @@ describe("worker processes sharing a directory", () => {
   );
 
   test(
-    "a job whose claim a process was killed in the middle of writing runs again long before claimTimeout",
+    "a job whose process was killed right after claiming it runs again long before claimTimeout",
     { timeout: 60_000 },
     async () => {
       await withTempDir(async (root) => {

@@ -130,7 +130,10 @@ describe("timeouts", () => {
       // outcome to be written.
       await delay(200);
       assert.deepEqual(failed, []);
-      assert.equal((await readJobFile(directory, job)).state, JobState.IN_PROGRESS);
+      assert.deepEqual(
+        (await queue.getAllJobs()).map((listed) => [listed.id, listed.state]),
+        [[job.id, JobState.IN_PROGRESS]],
+      );
 
       const ended = nextEvent(queue, "failed");
       release.resolve();

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Job, JobEvent, JobQueue, type JobQueueError } from "../mod.ts";
+import { type Job, JobEvent, JobQueue, type JobQueueError, type JobSpecOf } from "../mod.ts";
 import { withTempDir } from "./_helpers.ts";
 
 /**
@@ -45,6 +45,84 @@ export function typeChecks(queue: JobQueue): void {
   // @ts-expect-error -- the option is `waitTime`: a misspelt key does not compile
   queue.scheduleJob({ methodName: "x", waittime: 5 });
 }
+
+/** The methods of a typed queue: what the checks below schedule and handle. */
+interface Jobs {
+  sendEmail: { to: string; subject: string };
+  resizeImages: string[];
+  add: [number, number];
+  cleanUp: undefined;
+  note: { text: string } | undefined;
+}
+
+/**
+ * Compiles, and is never called: a queue typed by {@linkcode Jobs} checks
+ * method names and params when scheduling and types handlers' params; the
+ * `@ts-expect-error` lines must not compile.
+ */
+export async function typedQueueChecks(queue: JobQueue<Jobs>): Promise<void> {
+  queue.registerJobHandler("sendEmail", ({ to, subject }) => to + subject);
+  queue.registerJobHandler("sendEmail", (params) => {
+    // @ts-expect-error -- params are { to, subject }: there is no 'body'
+    return params.body;
+  });
+  queue.registerJobHandler("resizeImages", (...paths) => paths.map((path) => path.toUpperCase()));
+  queue.registerJobHandler("add", (a, b) => a + b);
+  queue.registerJobHandler("cleanUp", () => {});
+  // @ts-expect-error -- 'add' receives two numbers, not strings
+  queue.registerJobHandler("add", (a: string, b: string) => a + b);
+  // @ts-expect-error -- no such method
+  queue.registerJobHandler("sendMail", () => {});
+
+  await queue.scheduleJob({ methodName: "sendEmail", params: { to: "a@b.c", subject: "Hi" } });
+  await queue.scheduleJob({ methodName: "resizeImages", params: ["a.png"], priority: 2 });
+  await queue.scheduleJob({ methodName: "cleanUp", repeat: { cron: "0 2 * * *" } });
+  await queue.scheduleJob({ methodName: "note" });
+  // @ts-expect-error -- a misspelt method name does not compile
+  await queue.scheduleJob({ methodName: "sendEmial", params: { to: "a@b.c", subject: "Hi" } });
+  // @ts-expect-error -- params of the wrong shape do not compile
+  await queue.scheduleJob({ methodName: "sendEmail", params: { to: "a@b.c" } });
+  // @ts-expect-error -- params that the method needs cannot be left out
+  await queue.scheduleJob({ methodName: "add" });
+  // @ts-expect-error -- params of another method do not fit this one
+  await queue.scheduleJob({ methodName: "add", params: ["a.png"] });
+  const specs: JobSpecOf<Jobs>[] = [{ methodName: "add", params: [1, 2] }];
+  await queue.scheduleJobs(specs);
+  // @ts-expect-error -- each spec of a batch is checked
+  await queue.scheduleJobs([{ methodName: "add", params: [1, "2"] }]);
+  queue.pause("sendEmail");
+  // @ts-expect-error -- only the queue's methods can be paused
+  queue.pause("sendMail");
+}
+
+/** Compiles, and is never called: an untyped queue takes any method and any params, as the seed shows. */
+export async function untypedQueueChecks(queue: JobQueue): Promise<void> {
+  queue.registerJobHandler("anything", (params) => params.whatever);
+  queue.registerJobHandler("spread", (...items: string[]) => items.length);
+  await queue.scheduleJob({ methodName: "anything", params: { any: "thing" } });
+  await queue.scheduleJob({ methodName: "spread", params: ["a", "b"] });
+  // @ts-expect-error -- the spec's option names are still checked
+  await queue.scheduleJob({ methodName: "anything", priorty: 1 });
+}
+
+test("a typed queue runs its typed handlers with the params they were scheduled with", async () => {
+  await withTempDir(async (directory) => {
+    const queue = new JobQueue<Jobs>({ directory, fsync: false });
+    try {
+      queue.registerJobHandler("add", (a, b) => a + b);
+      queue.registerJobHandler("sendEmail", ({ to }) => to);
+      const [sum, email] = await queue.scheduleJobs([
+        { methodName: "add", params: [2, 3] },
+        { methodName: "sendEmail", params: { to: "a@b.c", subject: "Hi" } },
+      ]);
+      await queue.start();
+      assert.equal((await queue.settled(sum!.id))?.result, 5);
+      assert.equal((await queue.settled(email!.id))?.result, "a@b.c");
+    } finally {
+      await queue.dispose();
+    }
+  });
+});
 
 test("a typed addEventListener listener receives the JobEvent, and removeEventListener removes it", async () => {
   await withTempDir(async (directory) => {

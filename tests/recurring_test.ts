@@ -1,0 +1,180 @@
+/**
+ * Recurring jobs: `repeat: { cron, timezone }` or `repeat: { every }`. Each
+ * occurrence is a job with a unique key naming it, and schedules the next
+ * when it starts, so each occurrence runs once across restarts and
+ * processes; missed occurrences run once, late.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Job, JobState } from "../mod.ts";
+import { collectEvents, spawnFixture, withQueue, withQueueOn, withTempDir } from "./_helpers.ts";
+import { delay, readRuns, stopWorker } from "./_process_helpers.ts";
+
+describe("recurring jobs: schedules", () => {
+  test("a cron job is due at the next occurrence in its time zone, keyed by schedule and date", () => {
+    const now = Date.parse("2026-03-28T12:00:00Z");
+    const job = Job.fromSpec(
+      { methodName: "cleanupOldFiles", repeat: { cron: "0 2 * * *", timezone: "Europe/Berlin" } },
+      now,
+    );
+    // 2 AM in Berlin on the 29th is still winter time (UTC+1): 01:00 UTC.
+    assert.equal(job.executionDateString, "2026-03-29T01:00:00.000Z");
+    assert.equal(job.uniqueKey, "cleanupOldFiles@2026-03-29T01:00:00.000Z");
+    assert.deepEqual(job.repeat, { cron: "0 2 * * *", timezone: "Europe/Berlin" });
+    const named = Job.fromSpec(
+      { methodName: "report", repeat: { cron: "0 2 * * *" }, uniqueKey: "daily" },
+      now,
+    );
+    assert.match(named.uniqueKey!, /^daily@/);
+  });
+
+  test("an interval job is due at the next multiple of its interval, the same in every process", () => {
+    const job = Job.fromSpec({ methodName: "tick", repeat: { every: 60_000 } }, 90_000);
+    assert.equal(job.executionDate, 120_000);
+    assert.equal(
+      Job.fromSpec({ methodName: "tick", repeat: { every: 60_000 } }, 119_999)
+        .executionDate,
+      120_000,
+    );
+  });
+
+  test("an invalid schedule is refused with an error that says what to pass", () => {
+    const invalid: [unknown, ErrorConstructor][] = [
+      [{ cron: "not a cron" }, TypeError],
+      [{ cron: "0 2 * * *", timezone: "Nowhere/Atlantis" }, TypeError],
+      [{ every: 0 }, RangeError],
+      [{ every: 1.5 }, RangeError],
+      [{ every: "1s" }, TypeError],
+      [{ cron: "0 2 * * *", every: 5 }, TypeError],
+      [{}, TypeError],
+      ["daily", TypeError],
+    ];
+    for (const [repeat, type] of invalid) {
+      assert.throws(
+        () => Job.fromSpec({ methodName: "x", repeat: repeat as { every: number } }),
+        type,
+        JSON.stringify(repeat),
+      );
+    }
+    assert.throws(
+      () => Job.fromSpec({ methodName: "x", repeat: { every: 1000 }, waitTime: 5 }),
+      /leave them out/,
+    );
+    // Each occurrence's key adds "@<date>" to the schedule's name: the name
+    // must leave room for it within the 512 characters of a unique key.
+    assert.throws(
+      () => Job.fromSpec({ methodName: "x", repeat: { every: 1000 }, uniqueKey: "k".repeat(488) }),
+      /at most 487 characters/,
+    );
+    assert.equal(
+      Job.fromSpec({ methodName: "x", repeat: { every: 1000 }, uniqueKey: "k".repeat(487) })
+        .uniqueKey?.length,
+      512,
+    );
+  });
+});
+
+describe("recurring jobs: running", () => {
+  test("each occurrence runs once and schedules the next, so one occurrence always waits", async () => {
+    await withQueue({}, async (queue, directory) => {
+      queue.registerJobHandler("tick", () => {});
+      const started = collectEvents(queue, "started", 3);
+      await queue.scheduleJob({ methodName: "tick", repeat: { every: 50 } });
+      await queue.start();
+      const occurrences = await started;
+      const dates = occurrences.map((job) => job.executionDate);
+      assert.deepEqual(dates, [dates[0], dates[0]! + 50, dates[0]! + 100]);
+      assert.equal(new Set(occurrences.map((job) => job.uniqueKey)).size, 3);
+      await queue.dispose();
+      const waiting = (await queue.getAllJobs()).filter((job) =>
+        job.state === JobState.NOT_STARTED
+      );
+      assert.equal(waiting.length, 1, "the next occurrence waits on disk");
+      assert.ok(waiting[0]!.executionDate > dates[2]!);
+      assert.equal(
+        (await readdir(directory)).filter((name) => name.endsWith(".json")).length,
+        1,
+        "completed occurrences are removed",
+      );
+    });
+  });
+
+  test("scheduling the same recurring job again, as a program does at each start, keeps one", async () => {
+    await withQueue({}, async (queue) => {
+      const spec = { methodName: "report", repeat: { cron: "0 2 * * *" } };
+      const first = await queue.scheduleJob(spec);
+      const second = await queue.scheduleJob(spec);
+      assert.equal(second.id, first.id);
+      assert.equal((await queue.getAllJobs()).length, 1);
+    });
+  });
+
+  test("occurrences missed while no queue ran run once, late, then the schedule goes on from now", async () => {
+    await withTempDir(async (directory) => {
+      const spec = { methodName: "tick", repeat: { every: 100 } };
+      await withQueueOn(directory, {}, async (queue) => {
+        await queue.scheduleJob(spec);
+      });
+      // Several occurrences pass with no queue running.
+      await delay(350);
+      const restart = Date.now();
+      await withQueueOn(directory, {}, async (queue) => {
+        queue.registerJobHandler("tick", () => {});
+        const started = collectEvents(queue, "started", 2);
+        await queue.scheduleJob(spec);
+        await queue.start();
+        const [late, next] = await started;
+        assert.ok(late!.executionDate < restart - 200, "the missed occurrence runs, late");
+        assert.ok(next!.executionDate > restart, "the next occurrence is after the restart");
+      });
+    });
+  });
+
+  test("two processes running one recurring job run each occurrence once", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "jobq-test-"));
+    const log = join(directory, "runs.log");
+    const options = JSON.stringify({ repeatEvery: 100, pollInterval: 20, log });
+    const workers = [spawnFixture("worker", [directory, options])];
+    try {
+      await workers[0]!.waitForOutput("ready");
+      workers.push(spawnFixture("worker", [directory, options]));
+      await workers[1]!.waitForOutput("ready");
+      await delay(1200);
+    } finally {
+      for (const worker of workers) await stopWorker(worker);
+    }
+    try {
+      const runs = await readRuns(log);
+      assert.ok(runs.size >= 5, `only ${runs.size} occurrences ran`);
+      for (const [occurrence, occurrenceRuns] of runs) {
+        assert.equal(occurrenceRuns.length, 1, `${occurrence} ran ${occurrenceRuns.length} times`);
+      }
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  test("a recurring job keeps its params, priority and retry settings from one occurrence to the next", async () => {
+    await withQueue({}, async (queue) => {
+      queue.registerJobHandler("report", () => {});
+      const started = collectEvents(queue, "started", 2);
+      await queue.scheduleJob({
+        methodName: "report",
+        params: { kind: "daily" },
+        repeat: { every: 40 },
+        priority: 5,
+        maxAttempts: 3,
+        timeout: 1000,
+      });
+      await queue.start();
+      const [, second] = await started;
+      assert.deepEqual(second!.params, { kind: "daily" });
+      assert.equal(second!.priority, 5);
+      assert.equal(second!.maxAttempts, 3);
+      assert.equal(second!.timeout, 1000);
+    });
+  });
+});
