@@ -1,18 +1,33 @@
 /**
  * Builds the npm package in `npm/` with TypeScript's compiler: ESM JavaScript
- * and `.d.ts` from `mod.ts` and `src/`, a `package.json`, README.md and
- * LICENSE. Fails on any TypeScript error, and when the public declarations
- * need Node's types.
+ * and `.d.ts` from the entry points of deno.json's `exports` (`mod.ts`, and
+ * `src/cli.ts` as `@x/jobq/cli`) and what they import, the `jobq` command
+ * (`src/_cli_bin.ts`, executable, its `#!` line kept), a `package.json` whose
+ * `dependencies` are the npm packages `src/` imports (with the versions of
+ * deno.json's import map), README.md and LICENSE. Fails on any TypeScript
+ * error, and when the public declarations need Node's types.
  *
- * With `--tests`, also compiles `tests/` to `npm/test/` (not packed), with
- * the imports of `mod.ts` pointed at the built package, so that Node runs the
- * suite against the JavaScript users get.
+ * With `--tests`, also compiles `tests/` to `npm/test/`, `scripts/demo.ts` to
+ * `npm/scripts/` and `examples/` to `npm/examples/` (none of them packed),
+ * with the imports of the entry points pointed at the built package, and
+ * links the package's dependencies into `npm/node_modules/`, so that Node
+ * runs the suite against the JavaScript users get.
  *
  * Usage: `deno task build:npm [--tests]`
  *
  * @module
  */
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -22,6 +37,9 @@ const outDir = join(root, "npm");
 const esmDir = join(outDir, "esm");
 const testsDir = join(root, "tests");
 const modPath = join(root, "mod.ts");
+/** The `jobq` command: always runs the CLI (npm starts it through a symbolic link). */
+const binName = "jobq";
+const binSource = join(root, "src", "_cli_bin.ts");
 
 /** The npm description; the JSR one is the module doc of `mod.ts`. */
 const description =
@@ -47,16 +65,35 @@ interface DenoConfig {
   version: string;
   license: string;
   compilerOptions?: Record<string, unknown>;
+  /** The import map: bare specifiers to `npm:` (or other) specifiers. */
+  imports?: Record<string, string>;
+  /** The entry points, by subpath (`"."`, `"./cli"`), as absolute paths of their sources. */
+  entryPoints: Map<string, string>;
 }
 
 async function readDenoConfig(): Promise<DenoConfig> {
-  const config = JSON.parse(await readFile(join(root, "deno.json"), "utf8")) as DenoConfig;
+  const json = JSON.parse(await readFile(join(root, "deno.json"), "utf8"));
   for (const key of ["name", "version", "license"] as const) {
-    if (typeof config[key] !== "string" || config[key] === "") {
+    if (typeof json[key] !== "string" || json[key] === "") {
       throw new BuildError(`deno.json has no '${key}': the npm package needs it`);
     }
   }
-  return config;
+  const exports: unknown = typeof json.exports === "string" ? { ".": json.exports } : json.exports;
+  const entryPoints = new Map<string, string>();
+  for (const [subpath, path] of Object.entries(exports ?? {})) {
+    if (typeof path !== "string" || !path.endsWith(".ts") || !path.startsWith("./")) {
+      throw new BuildError(
+        `deno.json's exports['${subpath}'] must be a relative path of a .ts file, not ${
+          JSON.stringify(path)
+        }`,
+      );
+    }
+    entryPoints.set(subpath, join(root, path));
+  }
+  if (entryPoints.get(".") !== modPath) {
+    throw new BuildError(`deno.json's exports must map "." to "./mod.ts"`);
+  }
+  return { ...json, entryPoints };
 }
 
 /** Converts tsconfig-style JSON options, failing on any option TypeScript rejects. */
@@ -86,7 +123,10 @@ function failOnDiagnostics(diagnostics: readonly ts.Diagnostic[], what: string):
   );
 }
 
-/** Compiles `mod.ts` and everything it imports to `npm/esm/`; throws on any diagnostic. */
+/**
+ * Compiles the entry points, the `jobq` command and everything they import
+ * to `npm/esm/`; throws on any diagnostic. Returns the compiled sources.
+ */
 function compilePackage(config: DenoConfig): string[] {
   const options = compilerOptions({
     ...config.compilerOptions,
@@ -102,7 +142,10 @@ function compilePackage(config: DenoConfig): string[] {
     typeRoots: [join(root, "node_modules", "@types")],
     skipLibCheck: true,
   });
-  const program = ts.createProgram({ rootNames: [modPath], options });
+  const program = ts.createProgram({
+    rootNames: [...config.entryPoints.values(), binSource],
+    options,
+  });
   failOnDiagnostics(ts.getPreEmitDiagnostics(program), "in mod.ts and src/");
   const emitted = program.emit(undefined, undefined, undefined, false, {
     afterDeclarations: [declarationsWithJsExtensions],
@@ -119,7 +162,7 @@ function compilePackage(config: DenoConfig): string[] {
  * public API cannot name a Node-only type (`NodeJS.Timeout`, `Buffer`, a
  * `node:` module) that users without `@types/node` could not resolve.
  */
-function checkPublicDeclarations(): void {
+function checkPublicDeclarations(config: DenoConfig): void {
   // NodeNext: the strictest resolution users have; it needs `.js` specifiers and package.json.
   const options = compilerOptions({
     ...baseOptions,
@@ -131,10 +174,13 @@ function checkPublicDeclarations(): void {
     skipLibCheck: false,
     skipDefaultLibCheck: true,
   });
-  const program = ts.createProgram({ rootNames: [join(esmDir, "mod.d.ts")], options });
+  const program = ts.createProgram({
+    rootNames: [...config.entryPoints.values()].map(emittedDeclaration),
+    options,
+  });
   failOnDiagnostics(
     ts.getPreEmitDiagnostics(program),
-    "in npm/esm/mod.d.ts without @types/node: keep Node-only types out of the public API",
+    "in npm/esm/ declarations without @types/node: keep Node-only types out of the public API",
   );
 }
 
@@ -163,20 +209,174 @@ async function checkEmittedImports(directory: string): Promise<void> {
   }
 }
 
-async function writePackageJson(config: DenoConfig): Promise<void> {
+/** Where the JavaScript compiled from `source` lands. */
+function emittedJavaScript(source: string): string {
+  return join(esmDir, relative(root, source)).replace(/\.ts$/, ".js");
+}
+
+/** Where the declarations compiled from `source` land. */
+function emittedDeclaration(source: string): string {
+  return join(esmDir, relative(root, source)).replace(/\.ts$/, ".d.ts");
+}
+
+/** `./esm/…` for package.json. */
+function packagePath(path: string): string {
+  return "./" + relative(outDir, path).split(sep).join("/");
+}
+
+/**
+ * The `jobq` command must start with its `#!` line (TypeScript keeps it) and
+ * be executable, for running it directly; npm also marks it executable when
+ * it installs the package.
+ */
+async function prepareBin(): Promise<string> {
+  const path = emittedJavaScript(binSource);
+  const text = await readFile(path, "utf8");
+  if (!text.startsWith("#!/usr/bin/env node\n")) {
+    throw new BuildError(
+      `${relative(root, path)} does not start with '#!/usr/bin/env node': ` +
+        `keep that line first in ${relative(root, binSource)}`,
+    );
+  }
+  await chmod(path, 0o755);
+  return path;
+}
+
+/** The specifiers a module imports, re-exports or loads with `import()`. */
+function specifiersOf(text: string): string[] {
+  return ts.preProcessFile(text, true, true).importedFiles.map((file) => file.fileName);
+}
+
+/**
+ * The bare specifiers (not relative, not `node:`) that `roots` and the
+ * modules they import, transitively, import, with the module that imports
+ * each: what the package needs from npm, known before compiling.
+ */
+async function bareImports(roots: string[]): Promise<Map<string, string>> {
+  const bare = new Map<string, string>();
+  const seen = new Set<string>();
+  const queue = [...roots];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of specifiersOf(await readFile(file, "utf8"))) {
+      if (specifier.startsWith(".")) queue.push(resolve(dirname(file), specifier));
+      else if (!specifier.startsWith("node:") && !bare.has(specifier)) bare.set(specifier, file);
+    }
+  }
+  return bare;
+}
+
+/**
+ * The npm packages the package's sources import, with the version ranges
+ * of deno.json's import map: `"croner": "npm:croner@9"` becomes
+ * `"croner": "^9.0.0"`. Refuses bare specifiers the import map does not map
+ * to an npm package of the same name, which Node could not resolve.
+ */
+async function npmDependencies(config: DenoConfig): Promise<Record<string, string>> {
+  const dependencies: Record<string, string> = {};
+  const imports = await bareImports([...config.entryPoints.values(), binSource]);
+  for (const [specifier, source] of imports) {
+    const name = packageNameOf(specifier);
+    const target = config.imports?.[name];
+    const match = target?.match(/^npm:(@?[^@]+)@([^/]+)$/);
+    if (match === null || match === undefined || match[1] !== name) {
+      throw new BuildError(
+        `${relative(root, source)} imports '${specifier}', but deno.json's import map does ` +
+          `not map '${name}' to "npm:${name}@<version>"${
+            target === undefined ? "" : ` (it maps it to ${JSON.stringify(target)})`
+          }: the npm package could not depend on it`,
+      );
+    }
+    dependencies[name] = caretRange(match[2]!);
+  }
+  return Object.fromEntries(Object.entries(dependencies).sort(([a], [b]) => a < b ? -1 : 1));
+}
+
+/** `croner/foo` → `croner`, `@scope/name/foo` → `@scope/name`. */
+function packageNameOf(specifier: string): string {
+  return specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+}
+
+/** `9` → `^9.0.0`, `9.1` → `^9.1.0`, `9.1.2` → `^9.1.2`; ranges (`^9.1`, `~9`, `>=9`) as they are. */
+function caretRange(version: string): string {
+  const parts = version.match(/^(\d+)(?:\.(\d+))?(?:\.(\d+))?$/);
+  if (parts === null) return version;
+  return `^${parts[1]}.${parts[2] ?? 0}.${parts[3] ?? 0}`;
+}
+
+/**
+ * Makes sure each dependency is in the repository's `node_modules/` (Deno
+ * puts the import map's npm packages there: deno.json's `nodeModulesDir`),
+ * where TypeScript resolved them and where Node finds them from `npm/`;
+ * runs `deno install` once if one is missing.
+ */
+async function ensureInstalled(dependencies: Record<string, string>): Promise<void> {
+  const missing = async () => {
+    const names: string[] = [];
+    for (const name of Object.keys(dependencies)) {
+      if (!await exists(join(root, "node_modules", name, "package.json"))) names.push(name);
+    }
+    return names;
+  };
+  if ((await missing()).length === 0) return;
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["install"],
+    cwd: root,
+    stdin: "null",
+  }).output();
+  const still = await missing();
+  if (code !== 0 || still.length > 0) {
+    throw new BuildError(
+      `${still.join(", ")} is not in node_modules/ and 'deno install' could not put it there ` +
+        "(exit code " + code + "): run 'deno install' and look at its output",
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/**
+ * Links each dependency into `npm/node_modules/`, as an install of the
+ * package would provide it, for Node to run the compiled tests with.
+ */
+async function linkDependencies(dependencies: Record<string, string>): Promise<void> {
+  for (const name of Object.keys(dependencies)) {
+    const link = join(outDir, "node_modules", name);
+    await mkdir(dirname(link), { recursive: true });
+    await symlink(relative(dirname(link), join(root, "node_modules", name)), link, "dir");
+  }
+}
+
+async function writePackageJson(
+  config: DenoConfig,
+  bin: string,
+  dependencies: Record<string, string>,
+): Promise<void> {
+  const exports = Object.fromEntries(
+    [...config.entryPoints].map(([subpath, source]) => [subpath, {
+      types: packagePath(emittedDeclaration(source)),
+      import: packagePath(emittedJavaScript(source)),
+    }]),
+  );
   const packageJson = {
     name: config.name,
     version: config.version,
     description,
     license: config.license,
     type: "module",
-    exports: {
-      ".": {
-        types: "./esm/mod.d.ts",
-        import: "./esm/mod.js",
-      },
-    },
-    types: "./esm/mod.d.ts",
+    exports,
+    types: packagePath(emittedDeclaration(modPath)),
+    bin: { [binName]: packagePath(bin) },
+    ...(Object.keys(dependencies).length > 0 ? { dependencies } : {}),
     engines: { node: ">=20" },
     // npm adds package.json, README.md and LICENSE by itself.
     files: ["esm/**/*.js", "esm/**/*.d.ts"],
@@ -261,24 +461,29 @@ const declarationsWithJsExtensions = mapSpecifiers<ts.SourceFile | ts.Bundle>((s
 );
 
 /**
- * Points imports of the repository's `mod.ts` at the built package by its
- * name (Node resolves a package's own name from inside it), and refuses any
- * other import that leaves `ownDir`: tests and the demo see jobq only as
- * users do.
+ * Points imports of the repository's entry points (`mod.ts`, `src/cli.ts`)
+ * at the built package by its name (`@x/jobq`, `@x/jobq/cli`: Node resolves
+ * a package's own name from inside it), and refuses any other import that
+ * leaves `ownDir`: tests, the demo and the examples see jobq only as users
+ * do.
  */
 function testImports(
   fileName: string,
-  packageName: string,
+  config: DenoConfig,
   ownDir: string,
 ): ts.TransformerFactory<ts.SourceFile> {
   return mapSpecifiers((specifier) => {
     if (!specifier.startsWith(".")) return specifier;
     const target = resolve(dirname(fileName), specifier);
-    if (target === modPath) return packageName;
+    for (const [subpath, source] of config.entryPoints) {
+      if (target === source) return config.name + subpath.slice(1);
+    }
     if (target.startsWith(ownDir + sep)) return specifier;
     throw new BuildError(
       `${relative(root, fileName)} imports '${specifier}': it may import jobq only ` +
-        `from mod.ts (under Node it runs against the npm build), and other files of ${
+        `from its entry points (${
+          [...config.entryPoints.values()].map((path) => relative(root, path)).join(", ")
+        }; under Node it runs against the npm build), and other files of ${
           relative(root, ownDir)
         }/`,
     );
@@ -287,11 +492,12 @@ function testImports(
 
 /**
  * Transpiles `tests/` (tests, helpers, fixtures) to `npm/test/`, keeping its
- * layout so that `spawnFixture()` finds the `.js` fixtures, and the demo to
- * `npm/scripts/`, where its test looks for it; other files are copied.
- * Types are checked by `deno check`; this only strips them.
+ * layout so that `spawnFixture()` finds the `.js` fixtures, the demo to
+ * `npm/scripts/` and `examples/` (if any) to `npm/examples/`, where their
+ * tests look for them; other files are copied. Types are checked by
+ * `deno check`; this only strips them.
  */
-async function compileTests(packageName: string): Promise<string[]> {
+async function compileTests(config: DenoConfig): Promise<string[]> {
   const options = compilerOptions({ ...baseOptions, rewriteRelativeImportExtensions: true });
   const sources = (await walk(testsDir)).map((file) => ({
     file,
@@ -303,6 +509,16 @@ async function compileTests(packageName: string): Promise<string[]> {
     target: join(outDir, "scripts", "demo.ts"),
     ownDir: join(root, "scripts"),
   });
+  const examplesDir = join(root, "examples");
+  if (await exists(examplesDir)) {
+    for (const file of await walk(examplesDir)) {
+      sources.push({
+        file,
+        target: join(outDir, "examples", relative(examplesDir, file)),
+        ownDir: examplesDir,
+      });
+    }
+  }
   const written: string[] = [];
   for (const { file, target, ownDir } of sources) {
     await mkdir(dirname(target), { recursive: true });
@@ -314,7 +530,7 @@ async function compileTests(packageName: string): Promise<string[]> {
       compilerOptions: options,
       fileName: file,
       reportDiagnostics: true,
-      transformers: { before: [testImports(file, packageName, ownDir)] },
+      transformers: { before: [testImports(file, config, ownDir)] },
     });
     failOnDiagnostics(output.diagnostics ?? [], `in ${relative(root, file)}`);
     const jsTarget = target.replace(/\.ts$/, ".js");
@@ -323,6 +539,7 @@ async function compileTests(packageName: string): Promise<string[]> {
   }
   await checkEmittedImports(join(outDir, "test"));
   await checkEmittedImports(join(outDir, "scripts"));
+  if (await exists(join(outDir, "examples"))) await checkEmittedImports(join(outDir, "examples"));
   return written;
 }
 
@@ -336,13 +553,18 @@ async function main(args: string[]): Promise<void> {
   const config = await readDenoConfig();
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
+  const dependencies = await npmDependencies(config);
+  await ensureInstalled(dependencies);
   const sources = compilePackage(config);
   await checkEmittedImports(esmDir);
-  await writePackageJson(config);
+  await writePackageJson(config, await prepareBin(), dependencies);
   await copyDocuments();
-  checkPublicDeclarations();
+  checkPublicDeclarations(config);
   let summary = `${sources.length} source files`;
-  if (withTests) summary += `, ${(await compileTests(config.name)).length} test files`;
+  if (withTests) {
+    await linkDependencies(dependencies);
+    summary += `, ${(await compileTests(config)).length} test files`;
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`Built ${config.name}@${config.version} in npm/ (${summary}) in ${seconds} s`);
 }

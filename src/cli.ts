@@ -1,0 +1,755 @@
+/**
+ * The `jobq` command: looks at and repairs a job directory from a shell,
+ * while the programs that use it run or not. It lists, shows and counts the
+ * jobs, retries failed ones and removes jobs; it never runs any.
+ *
+ * ```sh
+ * deno run -A jsr:@x/jobq/cli ./jobs list
+ * npx jobq ./jobs stats --json
+ * bunx jobq ./jobs retry --failed sendEmail
+ * ```
+ *
+ * `jobq --help` tells the commands and options. The same command runs from
+ * code through {@linkcode main}.
+ *
+ * @example Counting the jobs of a directory from code
+ * ```ts
+ * import { main } from "@x/jobq/cli";
+ * import { JobQueue } from "@x/jobq";
+ * import assert from "node:assert/strict";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const queue = new JobQueue({ directory });
+ * await queue.scheduleJob({ methodName: "sendEmail", waitTime: 60_000 });
+ * await queue.dispose();
+ *
+ * let output = "";
+ * const status = await main([directory, "stats", "--json"], {
+ *   stdout: (text) => output += text,
+ *   stderr: (text) => console.error(text),
+ * });
+ * assert.equal(status, 0);
+ * assert.equal(JSON.parse(output).byState.NOT_STARTED, 1);
+ * ```
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { processIo, runAsProgram } from "./_cli_process.ts";
+import { defaultFileSystem } from "./_default_file_system.ts";
+import { isNotFound } from "./_fs_errors.ts";
+import {
+  type Cell,
+  count,
+  isoDate,
+  renderFields,
+  renderTable,
+  sanitize,
+  shorten,
+  stateCell,
+} from "./_cli_format.ts";
+import { type Job, type JobRecord, JobState } from "./job.ts";
+import { JobQueueEngine } from "./job_queue_engine.ts";
+
+/**
+ * Where {@linkcode main} writes, and how.
+ *
+ * @example Capturing the output
+ * ```ts
+ * import type { CliIo } from "@x/jobq/cli";
+ *
+ * let stdout = "";
+ * const io: CliIo = { stdout: (text) => stdout += text, stderr: () => {}, color: false };
+ * ```
+ */
+export interface CliIo {
+  /** Receives what the command prints: tables, records, JSON. */
+  stdout(text: string): void;
+  /** Receives error messages and warnings, one line each. */
+  stderr(text: string): void;
+  /**
+   * Colour the state names.
+   *
+   * @default {false}
+   */
+  color?: boolean;
+}
+
+const USAGE = "jobq <directory> <list|show|stats|retry|remove> [options]";
+
+const HELP = `jobq: looks at and repairs a jobq job directory; it never runs jobs.
+
+Usage: ${USAGE}
+
+<directory> is the directory given to new JobQueue({ directory }). Queues may be
+running on it meanwhile: a retried job runs once one of them sees it.
+
+Commands:
+  list                       List the jobs by due date: id, method, state, due date,
+                             attempts and last error. Filter with --state <state>
+                             (NOT_STARTED, IN_PROGRESS, COMPLETED or FAILED) and
+                             --method <name>.
+  show <id>                  Show a job's whole record. <id> is its id or its file name.
+  stats                      Count the jobs per state and per method; show the job
+                             waiting the longest and the next one due.
+  retry <id>                 Run a failed job again, with a new set of attempts, as
+                             soon as possible (it gets a new id).
+  retry --failed [method]    Run every failed job again (of one method; --method <name>
+                             says the same).
+  remove <id>                Remove a job, unless it is running.
+  remove --method <name>     Remove every job of a method, whatever its state, except
+                             those running.
+  remove --failed            Remove the failed jobs. With --method <name>, only that
+                             method's; with --older-than <age>, only those that failed
+                             more than <age> ago: milliseconds, or a duration such as
+                             90s, 15m, 12h, 7d, 2w or 1h30m.
+
+Options:
+  --json                     Print JSON for scripts: list prints an array of job
+                             records as the files hold them, show one record, stats
+                             an object, retry the new record or {"retried": n},
+                             remove {"removed": n}.
+  -h, --help                 Show this help.
+
+State names are coloured when standard output is a terminal and NO_COLOR is not set.
+Exit status: 0 on success, 1 when the command failed (no such job, a file error),
+2 on a usage error.
+
+Examples:
+  jobq ./jobs list --state FAILED
+  jobq ./jobs show 2024-01-01T12-00-00-000Z-lqwa8x2o0000-0a1b2c3d
+  jobq ./jobs retry --failed sendEmail
+  jobq ./jobs remove --failed --older-than 7d
+  jobq ./jobs stats --json
+`;
+
+/** Wrong arguments: exit status 2. */
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A command that could not do its work, with a message saying what to do: exit status 1. */
+class CommandError extends Error {
+  override name = "CommandError";
+}
+
+type CommandName = "list" | "show" | "stats" | "retry" | "remove";
+
+/** The options that take a value. */
+const VALUE_OPTIONS = ["--method", "--older-than", "--state"] as const;
+/** The options that are on or off. */
+const FLAG_OPTIONS = ["--json", "--failed"] as const;
+type ValueOption = typeof VALUE_OPTIONS[number];
+type FlagOption = typeof FLAG_OPTIONS[number];
+type OptionName = ValueOption | FlagOption;
+
+/** The options each command takes, and how many operands at most. */
+const COMMANDS: Readonly<Record<CommandName, { options: OptionName[]; operands: number }>> = {
+  list: { options: ["--json", "--state", "--method"], operands: 0 },
+  show: { options: ["--json"], operands: 1 },
+  stats: { options: ["--json"], operands: 0 },
+  retry: { options: ["--json", "--failed", "--method"], operands: 1 },
+  remove: { options: ["--json", "--failed", "--method", "--older-than"], operands: 1 },
+};
+
+/** A parsed command line. */
+interface Invocation {
+  readonly directory: string;
+  readonly command: CommandName;
+  /** The operand after the command: a job id, or the method of `retry --failed`. */
+  readonly operand: string | undefined;
+  readonly values: Partial<Record<ValueOption, string>>;
+  readonly flags: ReadonlySet<FlagOption>;
+}
+
+/** `undefined` for `--help`. */
+function parse(args: readonly string[]): Invocation | undefined {
+  const operands: string[] = [];
+  const values: Partial<Record<ValueOption, string>> = {};
+  const flags = new Set<FlagOption>();
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
+    if (arg === "--") {
+      operands.push(...args.slice(index + 1));
+      break;
+    }
+    if (arg === "-h" || arg === "--help") return undefined;
+    if (!arg.startsWith("-") || arg === "-") {
+      operands.push(arg);
+      continue;
+    }
+    const equals = arg.indexOf("=");
+    const name = equals === -1 ? arg : arg.slice(0, equals);
+    if (isOneOf(name, VALUE_OPTIONS)) {
+      const value = equals === -1 ? args[++index] : arg.slice(equals + 1);
+      if (value === undefined || value === "") {
+        throw new UsageError(`${name} needs a value`);
+      }
+      if (values[name] !== undefined && values[name] !== value) {
+        throw new UsageError(`${name} is given twice`);
+      }
+      values[name] = value;
+    } else if (isOneOf(name, FLAG_OPTIONS) && equals === -1) {
+      flags.add(name);
+    } else {
+      throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
+    }
+  }
+  const [directory, command, ...rest] = operands;
+  if (directory === undefined) {
+    throw new UsageError(`missing the directory and the command: ${USAGE}`);
+  }
+  if (command === undefined) throw new UsageError(`missing the command: ${USAGE}`);
+  const commands = Object.keys(COMMANDS) as CommandName[];
+  if (!isOneOf(command, commands)) {
+    throw new UsageError(
+      isOneOf(directory, commands)
+        ? `the directory comes first, as in jobq ${command} ${directory}`
+        : `unknown command ${JSON.stringify(command)}: use list, show, stats, retry or remove`,
+    );
+  }
+  const spec = COMMANDS[command];
+  for (const name of [...Object.keys(values) as ValueOption[], ...flags]) {
+    if (!spec.options.includes(name)) throw new UsageError(`${command} takes no ${name}`);
+  }
+  if (rest.length > spec.operands) {
+    throw new UsageError(
+      `${command} takes ${spec.operands === 0 ? "no" : "one"} operand, got ${
+        rest.map((operand) => JSON.stringify(operand)).join(" ")
+      }`,
+    );
+  }
+  const invocation = { directory, command, operand: rest[0], values, flags };
+  checkCombination(invocation);
+  return invocation;
+}
+
+/** Refuses the option combinations that make no sense, before anything is read. */
+function checkCombination({ command, operand, values, flags }: Invocation): void {
+  const failed = flags.has("--failed");
+  if (command === "show" && operand === undefined) {
+    throw new UsageError("show needs a job id: jobq <directory> show <id>");
+  }
+  if (command === "retry") {
+    if (!failed && operand === undefined) {
+      throw new UsageError("retry needs a job id, or --failed [method] for every failed job");
+    }
+    if (values["--method"] !== undefined && (!failed || operand !== undefined)) {
+      throw new UsageError("retry takes --method with --failed only: retry --failed <method>");
+    }
+  }
+  if (command === "remove") {
+    const method = values["--method"] !== undefined;
+    if (values["--older-than"] !== undefined && !failed) {
+      throw new UsageError("--older-than applies to remove --failed only");
+    }
+    if (operand !== undefined && (failed || method)) {
+      throw new UsageError("remove takes a job id, or --method/--failed, not both");
+    }
+    if (operand === undefined && !failed && !method) {
+      throw new UsageError(
+        "remove needs a job id, --method <name> or --failed [--older-than <age>]",
+      );
+    }
+  }
+  if (values["--older-than"] !== undefined) parseAge(values["--older-than"]);
+  if (values["--state"] !== undefined) parseState(values["--state"]);
+}
+
+function isOneOf<T extends string>(value: string, options: readonly T[]): value is T {
+  return (options as readonly string[]).includes(value);
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `3600000`, `90s`, `15m`, `1h30m`, `7d`, `2w` as milliseconds. */
+function parseAge(text: string): number {
+  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let end = 0;
+  for (const match of text.matchAll(part)) {
+    total += Number(match[1]) * UNIT_MS[match[2]!]!;
+    end = match.index + match[0].length;
+  }
+  if (end === 0 || end !== text.length) {
+    throw new UsageError(
+      `--older-than takes milliseconds or a duration such as 90s, 15m, 12h or 7d, not ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return total;
+}
+
+/** A state name in any case (`failed`, `FAILED`). */
+function parseState(text: string): JobState {
+  const state = text.toUpperCase().replace(/-/g, "_");
+  if (!isOneOf(state, Object.values(JobState))) {
+    throw new UsageError(
+      `--state takes ${Object.values(JobState).join(", ")}, not ${JSON.stringify(text)}`,
+    );
+  }
+  return state;
+}
+
+/**
+ * Fails unless `directory` is a job directory, without creating anything:
+ * an engine would create `.jobq/` in any directory it is pointed at.
+ */
+async function checkDirectory(directory: string): Promise<void> {
+  const fs = defaultFileSystem();
+  let entries: string[];
+  try {
+    entries = await fs.readDir(directory);
+  } catch (cause) {
+    if (isNotFound(cause)) {
+      throw new CommandError(
+        `${directory} does not exist: pass the directory given to new JobQueue({ directory })`,
+      );
+    }
+    if ((cause as { code?: unknown } | null)?.code === "ENOTDIR") {
+      throw new CommandError(
+        `${directory} is not a directory: pass the directory given to new JobQueue({ directory })`,
+      );
+    }
+    throw new CommandError(`Cannot read ${directory}: ${messageOf(cause)}`);
+  }
+  if (!entries.includes(".jobq")) {
+    throw new CommandError(
+      `${directory} is not a jobq directory (no .jobq/): ` +
+        "pass the directory given to new JobQueue({ directory })",
+    );
+  }
+}
+
+/** What a command needs: the engine on the directory and where to write. */
+interface Context {
+  readonly engine: JobQueueEngine;
+  readonly invocation: Invocation;
+  readonly color: boolean;
+  readonly out: (text: string) => void;
+}
+
+/**
+ * Runs the `jobq` command with `args` (the arguments after the command's
+ * name) and resolves with its exit status: 0 on success, 1 when the command
+ * failed (no such job, a file error), 2 on a usage error. Errors go to
+ * `io.stderr` as one line saying what to do; nothing is thrown, and the
+ * process is not exited.
+ *
+ * It works on the directory through a {@linkcode JobQueueEngine} with
+ * `fsync: true` that never starts processing, disposed before it resolves.
+ * A directory that does not exist, or has no `.jobq/` (that is, no queue
+ * ever used it), is refused before the engine touches it.
+ *
+ * @param args The command line, such as `["./jobs", "list", "--json"]`.
+ * @param io Where to write; the process's standard output and error by
+ *   default, with state names coloured when standard output is a terminal
+ *   and `NO_COLOR` is not set.
+ * @returns The exit status.
+ *
+ * @example Listing the jobs waiting to run, as JSON
+ * ```ts
+ * import { main } from "@x/jobq/cli";
+ * import { JobQueue } from "@x/jobq";
+ * import assert from "node:assert/strict";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const queue = new JobQueue({ directory });
+ * await queue.scheduleJob({ methodName: "sendReport", waitTime: 60_000 });
+ * await queue.dispose();
+ *
+ * let output = "";
+ * const status = await main([directory, "list", "--state", "NOT_STARTED", "--json"], {
+ *   stdout: (text) => output += text,
+ *   stderr: (text) => console.error(text),
+ * });
+ * assert.equal(status, 0);
+ * assert.deepEqual(JSON.parse(output).map((job: { methodName: string }) => job.methodName), [
+ *   "sendReport",
+ * ]);
+ * ```
+ */
+export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
+  try {
+    const invocation = parse(args);
+    if (invocation === undefined) {
+      io.stdout(HELP);
+      return 0;
+    }
+    await checkDirectory(invocation.directory);
+    const engine = new JobQueueEngine({
+      directory: invocation.directory,
+      fsync: true,
+      eventListener: (eventName, event) => {
+        // Unreadable job files, set aside in .jobq/corrupt/: the command goes on.
+        if (eventName === "error") io.stderr(`jobq: warning: ${oneLine(event)}\n`);
+      },
+    });
+    try {
+      await run({ engine, invocation, color: io.color ?? false, out: (text) => io.stdout(text) });
+    } finally {
+      await engine.dispose();
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`jobq: ${oneLine(error)}; run 'jobq --help' for usage\n`);
+      return 2;
+    }
+    io.stderr(`jobq: ${oneLine(error)}\n`);
+    return 1;
+  }
+}
+
+function run(context: Context): Promise<void> {
+  switch (context.invocation.command) {
+    case "list":
+      return list(context);
+    case "show":
+      return show(context);
+    case "stats":
+      return stats(context);
+    case "retry":
+      return retry(context);
+    case "remove":
+      return remove(context);
+  }
+}
+
+function writeJson(context: Context, value: unknown): void {
+  context.out(JSON.stringify(value, null, 2) + "\n");
+}
+
+/** The longest error message `list` shows; `show` has the whole. */
+const ERROR_WIDTH = 60;
+
+async function list(context: Context): Promise<void> {
+  const { engine, invocation, color } = context;
+  const state = invocation.values["--state"];
+  const method = invocation.values["--method"];
+  const jobs = (await engine.getAllJobs()).filter((job) =>
+    (state === undefined || job.state === parseState(state)) &&
+    (method === undefined || job.methodName === method)
+  );
+  if (invocation.flags.has("--json")) return writeJson(context, jobs.map((job) => job.toJSON()));
+  if (jobs.length === 0) {
+    const filtered = state !== undefined || method !== undefined;
+    context.out(`No jobs in ${invocation.directory}${filtered ? " match" : ""}.\n`);
+    return;
+  }
+  context.out(renderTable(
+    [
+      { header: "ID" },
+      { header: "METHOD" },
+      { header: "STATE" },
+      { header: "DUE" },
+      { header: "ATTEMPTS", align: "right" },
+      { header: "ERROR" },
+    ],
+    jobs.map((job): Cell[] => [
+      { text: job.id },
+      { text: job.methodName },
+      stateCell(job.state, color),
+      { text: isoDate(job.executionDate) },
+      { text: String(job.attempts) },
+      { text: job.error === undefined ? "" : shorten(job.error.message, ERROR_WIDTH) },
+    ]),
+  ));
+}
+
+/**
+ * The job `reference` names: its id, its key (`method__id`) or its file
+ * name, with or without the directory.
+ */
+async function findJob(context: Context, reference: string): Promise<Job> {
+  const name = reference.slice(reference.lastIndexOf("/") + 1).replace(/\.json$/, "");
+  const job = (await context.engine.getAllJobs()).find((job) =>
+    job.id === name || job.key === name
+  );
+  if (job === undefined) {
+    const directory = context.invocation.directory;
+    throw new CommandError(
+      `No job ${reference} in ${directory}: 'jobq ${directory} list' shows the jobs`,
+    );
+  }
+  return job;
+}
+
+/** The fields `show` lays out itself; any other field of a record is shown as JSON. */
+const SHOWN_FIELDS: ReadonlySet<string> = new Set([
+  "id",
+  "methodName",
+  "state",
+  "executionDate",
+  "createdAt",
+  "startedAt",
+  "finishedAt",
+  "attempts",
+  "maxAttempts",
+  "params",
+  "error",
+]);
+
+async function show(context: Context): Promise<void> {
+  const job = await findJob(context, context.invocation.operand!);
+  const record = job.toJSON() as JobRecord & Record<string, unknown>;
+  if (context.invocation.flags.has("--json")) return writeJson(context, record);
+  const date = (ms: number | undefined) => ms === undefined ? "-" : isoDate(ms);
+  const fields: [string, string | Cell][] = [
+    ["id", job.id],
+    ["method", job.methodName],
+    ["state", stateCell(job.state, context.color)],
+    ["file", join(context.invocation.directory, `${job.key}.json`)],
+    ["due", date(job.executionDate)],
+    ["created", date(job.createdAt)],
+    ["started", date(job.startedAt)],
+    ["finished", date(job.finishedAt)],
+    [
+      "attempts",
+      String(job.attempts) + (job.maxAttempts === undefined ? "" : ` of ${job.maxAttempts}`),
+    ],
+  ];
+  if ("params" in record) fields.push(["params", json(record.params)]);
+  for (const [key, value] of Object.entries(record)) {
+    if (!SHOWN_FIELDS.has(key) && value !== undefined) fields.push([key, json(value)]);
+  }
+  if (job.error !== undefined) {
+    const { name, message, stack } = job.error;
+    const headline = `${name}: ${message}`;
+    // A stack starts with the name and message; only its frames add anything.
+    const frames = stack?.startsWith(headline) ? stack.slice(headline.length) : "";
+    const lines = [headline, ...frames.split("\n")].map((line) => sanitize(line).trim());
+    fields.push(["error", lines.filter((line) => line !== "").join("\n  ")]);
+  }
+  context.out(renderFields(fields));
+}
+
+/** A value as indented JSON, for `show`. */
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) ?? String(value);
+}
+
+/** What `stats --json` prints. */
+interface Stats {
+  directory: string;
+  total: number;
+  byState: Record<JobState, number>;
+  byMethod: Record<string, Record<JobState, number> & { total: number }>;
+  /** The job not started yet that was scheduled first. */
+  oldestWaiting: JobRecord | null;
+  /** The job not started yet that is due first (it may be overdue). */
+  nextDue: JobRecord | null;
+}
+
+function zeroCounts(): Record<JobState, number> {
+  return { NOT_STARTED: 0, IN_PROGRESS: 0, COMPLETED: 0, FAILED: 0 };
+}
+
+function computeStats(directory: string, jobs: readonly Job[]): Stats {
+  const byState = zeroCounts();
+  const byMethod = new Map<string, Record<JobState, number> & { total: number }>();
+  for (const job of jobs) {
+    byState[job.state]++;
+    let counts = byMethod.get(job.methodName);
+    if (counts === undefined) {
+      counts = { ...zeroCounts(), total: 0 };
+      byMethod.set(job.methodName, counts);
+    }
+    counts[job.state]++;
+    counts.total++;
+  }
+  const waiting = jobs.filter((job) => job.state === JobState.NOT_STARTED);
+  const first = (key: (job: Job) => number) =>
+    waiting.reduce<Job | undefined>(
+      (best, job) =>
+        best === undefined || key(job) < key(best) ||
+          (key(job) === key(best) && creationStamp(job) < creationStamp(best))
+          ? job
+          : best,
+      undefined,
+    )?.toJSON() ?? null;
+  return {
+    directory,
+    total: jobs.length,
+    byState,
+    byMethod: Object.fromEntries(
+      [...byMethod].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+    ),
+    oldestWaiting: first((job) => job.createdAt),
+    nextDue: first((job) => job.executionDate),
+  };
+}
+
+/**
+ * The part of a job's id after its date: the creation time and a sequence
+ * number of the process, fixed-width, so that it sorts jobs created in the
+ * same millisecond by creation.
+ */
+function creationStamp(job: Job): string {
+  return job.id.slice(job.id.indexOf("Z-") + 2);
+}
+
+async function stats(context: Context): Promise<void> {
+  const { invocation, color } = context;
+  const result = computeStats(invocation.directory, await context.engine.getAllJobs());
+  if (invocation.flags.has("--json")) return writeJson(context, result);
+  const states = Object.values(JobState);
+  let text = `${count(result.total, "job")} in ${invocation.directory}\n\n`;
+  text += renderTable(
+    [{ header: "STATE" }, { header: "JOBS", align: "right" }],
+    states.map((state) => [stateCell(state, color), { text: String(result.byState[state]) }]),
+  );
+  const methods = Object.entries(result.byMethod);
+  if (methods.length > 0) {
+    text += "\n" + renderTable(
+      [
+        { header: "METHOD" },
+        ...states.map((state) => ({ header: state, align: "right" as const })),
+        { header: "TOTAL", align: "right" },
+      ],
+      methods.map(([method, counts]) => [
+        { text: method },
+        ...states.map((state) => ({ text: String(counts[state]) })),
+        { text: String(counts.total) },
+      ]),
+    );
+  }
+  const { oldestWaiting, nextDue } = result;
+  text += "\n" + renderFields([
+    [
+      "Oldest waiting:",
+      oldestWaiting === null
+        ? "none"
+        : `${oldestWaiting.methodName} ${oldestWaiting.id}, scheduled ${
+          isoDate(oldestWaiting.createdAt)
+        }`,
+    ],
+    [
+      "Next due:",
+      nextDue === null
+        ? "none"
+        : `${isoDate(nextDue.executionDate)}${
+          nextDue.executionDate <= Date.now() ? " (overdue)" : ""
+        }: ${nextDue.methodName} ${nextDue.id}`,
+    ],
+  ]);
+  context.out(text);
+}
+
+async function retry(context: Context): Promise<void> {
+  const { engine, invocation } = context;
+  const json = invocation.flags.has("--json");
+  if (invocation.flags.has("--failed")) {
+    const method = invocation.operand ?? invocation.values["--method"];
+    const retried = await asUsage(() => engine.retryFailedJobs(method));
+    if (json) return writeJson(context, { retried });
+    const of = method === undefined ? "" : ` of ${method}`;
+    if (retried === 0) return context.out(`No failed jobs${of} to retry.\n`);
+    const [they, them] = retried === 1 ? ["it runs", "it"] : ["they run", "them"];
+    context.out(
+      `Retrying ${count(retried, "failed job")}${of}: ` +
+        `${they} as soon as a queue on ${invocation.directory} sees ${them}.\n`,
+    );
+    return;
+  }
+  const job = await findJob(context, invocation.operand!);
+  if (job.state !== JobState.FAILED) {
+    throw new CommandError(
+      `Cannot retry job ${job.id}: it is ${job.state}, and only failed jobs can be retried`,
+    );
+  }
+  const revived = await engine.retryJob(job.id);
+  if (json) return writeJson(context, revived.toJSON());
+  context.out(
+    `Retrying job ${job.id} of ${job.methodName}${
+      revived.id === job.id ? "" : ` as job ${revived.id}`
+    }: it runs as soon as a queue on ${invocation.directory} sees it.\n`,
+  );
+}
+
+async function remove(context: Context): Promise<void> {
+  const { engine, invocation } = context;
+  const method = invocation.values["--method"];
+  const olderThanText = invocation.values["--older-than"];
+  let removed: number;
+  let what: string;
+  if (invocation.operand !== undefined) {
+    const job = await findJob(context, invocation.operand);
+    if (!await engine.removeJob(job.id)) {
+      throw new CommandError(
+        `Cannot remove job ${job.id}: it is running (or has just been removed); ` +
+          "try again once it has finished",
+      );
+    }
+    removed = 1;
+    what = `job ${job.id} of ${job.methodName}`;
+  } else if (invocation.flags.has("--failed")) {
+    const olderThan = olderThanText === undefined ? 0 : parseAge(olderThanText);
+    if (method === undefined) {
+      removed = await engine.pruneFailedJobs({ olderThan });
+    } else {
+      const cutoff = Date.now() - olderThan;
+      const failed = (await engine.getAllJobs()).filter((job) =>
+        job.state === JobState.FAILED && job.methodName === method &&
+        (job.finishedAt ?? 0) <= cutoff
+      );
+      removed = 0;
+      for (const job of failed) if (await engine.removeJob(job.id)) removed++;
+    }
+    what = `${count(removed, "failed job")}${method === undefined ? "" : ` of ${method}`}${
+      olderThanText === undefined ? "" : ` that failed more than ${olderThanText} ago`
+    }`;
+  } else {
+    removed = await asUsage(() => engine.removeJobsByMethodName(method!));
+    what = `${count(removed, "job")} of ${method}`;
+  }
+  if (invocation.flags.has("--json")) return writeJson(context, { removed });
+  context.out(`Removed ${what}.\n`);
+}
+
+/** Runs `action`; a `TypeError` it throws (a malformed method name) is a usage error. */
+async function asUsage<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An error's message on one line, safe for a terminal. */
+function oneLine(error: unknown): string {
+  return shorten(messageOf(error));
+}
+
+/**
+ * Whether this module is the program: `import.meta.main` where the runtime
+ * has it; otherwise (Node before 24.2) whether the process was started with
+ * this file's path. The npm package's `jobq` command is `_cli_bin.ts`,
+ * which always runs: npm starts it through a symbolic link, which this
+ * comparison would not recognise.
+ */
+function isMainModule(): boolean {
+  const meta = import.meta as ImportMeta & { main?: unknown };
+  if (typeof meta.main === "boolean") return meta.main;
+  const script = process.argv[1];
+  return script !== undefined && import.meta.url.startsWith("file:") &&
+    resolve(script) === fileURLToPath(import.meta.url);
+}
+
+if (isMainModule()) await runAsProgram(main);
