@@ -1,8 +1,9 @@
 /**
  * The one test command: static checks, the suite under Deno (with the JSDoc
  * examples), under Bun, and under Node against the npm build, then the npm
- * package's file list. Runs one step at a time and stops at the first
- * failure; ends with one line per runtime and the total.
+ * package's file list and a smoke test of the packed package installed into
+ * a fresh project. Runs one step at a time and stops at the first failure;
+ * ends with one line per runtime and the total.
  *
  * Needs only Node and npm besides Deno: Bun and TypeScript come from npm.
  *
@@ -147,8 +148,9 @@ async function testRun(
   command: string,
   args: string[],
   parse: (output: string) => Counts | undefined,
+  options: RunOptions = {},
 ): Promise<void> {
-  const result = await run(label, command, args, { capture: true });
+  const result = await run(label, command, args, { ...options, capture: true });
   // Colors are off when the output is piped, unless FORCE_COLOR asks for them.
   // deno-lint-ignore no-control-regex -- ESC starts the color codes to strip
   const counts = parse(result.output.replace(/\x1b\[[0-9;]*m/g, ""));
@@ -241,12 +243,35 @@ async function checkPackContents(): Promise<void> {
   );
 }
 
+/**
+ * The npm package as users get it (`scripts/smoke_npm.ts`): packed, installed
+ * into a fresh project, imported by a Node program and type-checked by tsc.
+ * Counts as one check.
+ */
+async function smokeTest(): Promise<void> {
+  const label = "npm package smoke test: deno run -A scripts/smoke_npm.ts";
+  const result = await run(label, deno, ["run", "-A", "scripts/smoke_npm.ts"]);
+  const passed = result.code === 0;
+  results.set("npm package", [{
+    passed: passed ? 1 : 0,
+    failed: passed ? 0 : 1,
+    summary: "packed, installed, run under Node, type-checked with node16 and bundler resolution",
+  }]);
+  if (!passed) throw new StepFailure(failureReason(label, result));
+}
+
 async function main(): Promise<void> {
   // (a) Static checks and JSR readiness.
   await check("deno fmt --check", deno, ["fmt", "--check"]);
   await check("deno lint", deno, ["lint"]);
   await check("deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]);
-  await check("deno check mod.ts tests/ scripts/", deno, ["check", "mod.ts", "tests/", "scripts/"]);
+  await check("deno check mod.ts tests/ scripts/ examples/", deno, [
+    "check",
+    "mod.ts",
+    "tests/",
+    "scripts/",
+    "examples/",
+  ]);
   // The README's examples are code users copy: they must compile.
   await check("deno check --doc-only README.md", deno, ["check", "--doc-only", "README.md"]);
   await check("deno publish --dry-run --allow-dirty", deno, [
@@ -264,6 +289,27 @@ async function main(): Promise<void> {
     "mod.ts",
     "src/",
   ], parseDeno);
+  // The README's snippets run as written, in a scratch directory: some use ./jobs.
+  const scratch = await Deno.makeTempDir({ prefix: "jobq-readme-" });
+  try {
+    await testRun(
+      "Deno",
+      "deno test -A --doc README.md (the README's snippets)",
+      deno,
+      [
+        "test",
+        "-A",
+        "--config",
+        join(root, "deno.json"),
+        "--doc",
+        join(root, "README.md"),
+      ],
+      parseDeno,
+      { cwd: scratch },
+    );
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
 
   // (c) Bun, from npm.
   await testRun(
@@ -296,6 +342,7 @@ async function main(): Promise<void> {
     ...nodeTests,
   ], parseNode);
   await checkPackContents();
+  await smokeTest();
 }
 
 function printSummary(): void {
