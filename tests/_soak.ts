@@ -36,7 +36,10 @@ export interface SoakWorkerOptions {
   timeoutRate: number;
   /** The longest a normal attempt takes, in ms. */
   workMs: number;
-  /** Once this file exists, the next run never ends (so that a kill finds it running). */
+  /**
+   * The run that removes this file, once it exists, never ends (so that a
+   * kill finds it running). Each worker tries at the start of each run.
+   */
   hangFlag?: string;
   /** Stop for good while writing the first claim (see the worker). */
   stallOnClaim?: boolean;
@@ -59,12 +62,9 @@ export interface SoakOptions
   /** Start a new worker at once in place of a killed one. */
   restart: boolean;
   /**
-   * Instead of random kills: once half the jobs are accounted for, the first
-   * worker is made to hang on its next run, and is killed as soon as it does
-   * (one kill, with a job surely in flight). It runs one job at a time, so
-   * that the kill finds it holding that job and nothing else: not in the
-   * middle of creating a claim (what such a kill leaves is what
-   * `emptyClaims` counts).
+   * Instead of random kills: once half the jobs are accounted for, the next
+   * run to start, on whichever worker, hangs, and that worker is killed as
+   * soon as it does (one kill, with a job surely in flight).
    */
   killHanging?: boolean;
   /** Stop scheduling after this many seconds (the jobs scheduled by then are checked). */
@@ -106,8 +106,9 @@ export interface SoakFigures {
   /** FAILED jobs with more attempts than maxAttempts: a kill cut their last attempt short. */
   extraAttempts: number;
   /**
-   * Claims a kill left empty (it came between creating the file and writing
-   * it): they wait for claimTimeout instead of the pid check.
+   * Claims found empty after a kill: they would wait for claimTimeout instead
+   * of the pid check. A claim is a link to its engine's token, which is
+   * written whole before any link to it, so there should be none.
    */
   emptyClaims: number;
   /** Empty claims still there at the end. */
@@ -166,8 +167,8 @@ class RunLog {
   readonly errors: string[] = [];
   /** Jobs with a `done` or `failed` line. */
   readonly settled = new Set<string>();
-  /** How many runs hung on purpose. */
-  hangs = 0;
+  /** The workers (`<name>:<pid>`) whose run hung on purpose. */
+  readonly hung: string[] = [];
   /** How far the log has been read, in bytes. */
   offset = 0;
   #partial = "";
@@ -209,7 +210,7 @@ class RunLog {
         this.errors.push(line);
         return;
       case "hang":
-        this.hangs++;
+        this.hung.push(words[1]!);
         return;
       case "start":
       case "end":
@@ -273,13 +274,9 @@ class Workers {
 
   constructor(readonly directory: string, readonly options: Omit<SoakWorkerOptions, "name">) {}
 
-  start(hangFlag?: string): { name: string; fixture: Fixture } {
+  start(): { name: string; fixture: Fixture } {
     const name = `w${this.#count++}`;
-    const options: SoakWorkerOptions = {
-      ...this.options,
-      name,
-      ...(hangFlag === undefined ? {} : { hangFlag, maxConcurrency: 1 }),
-    };
+    const options: SoakWorkerOptions = { ...this.options, name };
     const fixture = spawnFixture("soak_worker", [this.directory, JSON.stringify(options)]);
     this.live.set(name, fixture);
     this.all.push(fixture);
@@ -371,6 +368,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const logPath = join(options.root, "runs.log");
   appendFileSync(logPath, "");
   const log = new RunLog(logPath, options.maxAttempts);
+  const hangFlag = join(options.root, "hang");
   const workers = new Workers(directory, {
     log: logPath,
     maxConcurrency: options.maxConcurrency,
@@ -382,6 +380,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     failRate: options.failRate,
     timeoutRate: options.timeoutRate,
     workMs: options.workMs,
+    ...(options.killHanging ? { hangFlag } : {}),
   });
   const progress = options.progress ?? (() => {});
   const scheduler = new JobQueue({ directory, fsync: false });
@@ -408,9 +407,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const started = Date.now();
   let finished = started;
   try {
-    const hangFlag = join(options.root, "hang");
-    const first = workers.start(options.killHanging ? hangFlag : undefined);
-    for (let n = 1; n < options.processes; n++) workers.start();
+    for (let n = 0; n < options.processes; n++) workers.start();
     await Promise.all([...workers.live.values()].map((fixture) => fixture.waitForOutput("ready")));
 
     // Scheduled while the workers run, as an application would.
@@ -450,7 +447,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           await writeFile(hangFlag, "");
           flagged = true;
         }
-        if (log.hangs > 0 && workers.live.has(first.name)) await kill(first.name);
+        const hanging = log.hung[0]?.split(":")[0];
+        if (hanging !== undefined && workers.live.has(hanging)) await kill(hanging);
       } else if (killAt.length > 0 && accounted.size >= killAt[0]! * options.jobs) {
         killAt.shift();
         const names = [...workers.live.keys()];

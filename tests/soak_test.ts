@@ -41,7 +41,7 @@ describe("worker processes sharing a directory", () => {
       const { figures } = await soak({
         jobs: 2000,
         processes: 4,
-        // Half way through, the first worker hangs on a job and is killed.
+        // Half way through, the next job to start hangs and its worker is killed.
         killHanging: true,
         kills: 1,
         restart: false,
@@ -63,8 +63,7 @@ describe("worker processes sharing a directory", () => {
       // The job the killed worker hung on ran again elsewhere.
       assert.ok(figures.reruns >= 1, shown);
       assert.ok(figures.maxRecoveryMs < LONG_CLAIM_TIMEOUT / 6, shown);
-      // The killed worker, running one job at a time, held the hung job only:
-      // no claim half written (the last test is about that).
+      // A claim is a link to a token written whole: a kill leaves none empty.
       assert.equal(figures.emptyClaims, 0, shown);
     },
   );
