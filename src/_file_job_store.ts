@@ -2,10 +2,17 @@ import { basename, dirname, join } from "node:path";
 import { mapLimit } from "./_async.ts";
 import { isAlreadyExists, isNotFound } from "./_fs_errors.ts";
 import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "./_id.ts";
-import type { ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
+import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
 import process from "node:process";
 import type { FileSystemAdapter } from "./file_system.ts";
-import { Job, type JobErrorRecord, type JobRecord, JobState } from "./job.ts";
+import {
+  isScheduledOccurrence,
+  Job,
+  type JobErrorRecord,
+  type JobRecord,
+  JobState,
+  occurrenceAfter,
+} from "./job.ts";
 import { JobQueueError } from "./job_queue_error.ts";
 
 /** Options of {@linkcode FileJobStore}. */
@@ -31,6 +38,7 @@ interface ClaimRecord {
 
 /** A job on its way into the directory, in FileJobStore.add(). */
 interface PreparedJob {
+  /** The job to store: the one given, or the later occurrence that replaced it. */
   readonly job: Job;
   /** Its temporary file, once written (none when another job holds its key). */
   readonly temp?: string;
@@ -81,6 +89,13 @@ const WRITE_CONCURRENCY = 16;
  * key (a key left so for longer than that engine's lease is left over).
  */
 const UNIQUE_KEY_RETRY_MS = 20;
+
+/**
+ * How many occurrences of a recurring job may come while each is being
+ * stored (see `#prepare`) before scheduling gives up: only a schedule whose
+ * interval is shorter than a write gets there.
+ */
+const LATE_OCCURRENCE_LIMIT = 5;
 
 /** Job file names: `<methodName>__<id>.json`. */
 const JOB_FILE_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})__([^_]+)\.json$/;
@@ -200,7 +215,7 @@ export class FileJobStore implements JobStore {
     });
   }
 
-  async add(jobs: readonly Job[]): Promise<Job[]> {
+  async add(jobs: readonly Job[]): Promise<AddResult[]> {
     // First every file is written under a temporary name and every unique
     // key taken; only once all of that succeeded are the files renamed into
     // place, so that a failure takes back jobs nobody has seen.
@@ -247,8 +262,15 @@ export class FileJobStore implements JobStore {
     } finally {
       for (const entry of written) this.#adding.delete(fileNameOf(entry.job));
     }
-    const stored = new Map(prepared.map((entry) => [entry.job, entry.stored!]));
-    return firsts.map((first) => stored.get(jobs[first]!)!);
+    const results = new Map(own.map((job, index): [Job, AddResult] => {
+      const entry = prepared[index]!;
+      return [job, { job: entry.stored!, added: entry.temp !== undefined }];
+    }));
+    return firsts.map((first, index) => {
+      const result = results.get(jobs[first]!)!;
+      // A job whose key went to an earlier one of the batch was not added.
+      return first === index ? result : { job: result.job, added: false };
+    });
   }
 
   /**
@@ -256,7 +278,7 @@ export class FileJobStore implements JobStore {
    * when a waiting or running job holds the key, writes nothing and names
    * that job as the one stored.
    */
-  async #prepare(job: Job): Promise<PreparedJob> {
+  async #prepare(job: Job, lateOccurrences = 0): Promise<PreparedJob> {
     const path = this.#jobPath(fileNameOf(job));
     const temp = this.#tempPathFor(path);
     try {
@@ -268,6 +290,21 @@ export class FileJobStore implements JobStore {
     if (job.uniqueKey === undefined) return { job, temp, stored: job };
     try {
       const holder = await this.#takeUniqueKey(job);
+      if (holder === undefined && isScheduledOccurrence(job) && Date.now() >= job.executionDate) {
+        // The key was free when the occurrence's date had come: it may have
+        // run and let go of its key in another engine since this one
+        // computed it. Stored now, it would run twice; the next is stored.
+        await this.#releaseUniqueKey(job);
+        await this.#removeIfExists(temp).catch(() => {});
+        if (lateOccurrences + 1 === LATE_OCCURRENCE_LIMIT) {
+          throw new JobQueueError(
+            `Cannot schedule recurring job ${job.methodName}: ${LATE_OCCURRENCE_LIMIT} of its ` +
+              "occurrences came while they were being stored; give it a longer interval",
+            { info: { job } },
+          );
+        }
+        return await this.#prepare(occurrenceAfter(job, Date.now()), lateOccurrences + 1);
+      }
       if (holder === undefined) return { job, temp, stored: job };
       await this.#removeIfExists(temp).catch(() => {}); // else removed as a leftover on a later load
       return { job, stored: holder };
@@ -394,10 +431,10 @@ export class FileJobStore implements JobStore {
         error: undefined,
         progress: undefined,
       });
-      const [stored] = await this.add([revived]);
-      if (stored !== revived) {
+      const [result] = await this.add([revived]);
+      if (!result!.added) {
         throw new JobQueueError(
-          `Cannot retry job ${current.key} yet: job ${stored!.key} holds its unique key ` +
+          `Cannot retry job ${current.key} yet: job ${result!.job.key} holds its unique key ` +
             `'${current.uniqueKey}' and waits or runs; retry it once that job has finished`,
           { info: { job: current } },
         );
@@ -409,7 +446,7 @@ export class FileJobStore implements JobStore {
           current,
         );
       });
-      return stored;
+      return result!.job;
     } finally {
       await this.#dropOwnClaim(job);
     }

@@ -25,6 +25,17 @@ export type ClaimResult =
   /** The job is gone or finished (`job` is its final form when known). */
   | { readonly kind: "gone"; readonly job?: Job };
 
+/** What {@linkcode JobStore.add} did with one of the jobs it was given. */
+export interface AddResult {
+  /**
+   * The job stored in its place: itself, the later occurrence that replaced
+   * it, or the job that holds its unique key.
+   */
+  readonly job: Job;
+  /** Whether this call stored `job`: `false` when it is the job that holds the key. */
+  readonly added: boolean;
+}
+
 /** Changes to the stored jobs since the previous poll. */
 export interface PollResult {
   /**
@@ -51,9 +62,11 @@ export interface JobStore {
   /**
    * Stores new jobs durably, all or none. A job with a `uniqueKey` that a
    * waiting or running job holds is not stored: that job stands in for it in
-   * the result.
+   * the result. An occurrence of a recurring job whose date has come by the
+   * time its key is taken may have run elsewhere already: the schedule's next
+   * occurrence is stored in its place.
    */
-  add(jobs: readonly Job[]): Promise<Job[]>;
+  add(jobs: readonly Job[]): Promise<AddResult[]>;
   /** Reads a stored job; `undefined` when it is gone. */
   read(job: JobRef): Promise<Job | undefined>;
   /** Reads the stored job with this id; `undefined` when there is none. */

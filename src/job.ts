@@ -608,10 +608,37 @@ export function occurrenceKey(schedule: string, date: number): string {
 }
 
 /** The schedule's name in an occurrence's unique key. */
-export function scheduleOf(job: Job): string {
+function scheduleOf(job: Job): string {
   const key = job.uniqueKey ?? job.methodName;
   const at = key.lastIndexOf("@");
   return at === -1 ? key : key.slice(0, at);
+}
+
+/**
+ * The first occurrence after `now` of a recurring job's schedule: a new job
+ * with the same method, params, priority and retry settings, and that
+ * occurrence's date and key.
+ */
+export function occurrenceAfter(job: Job, now: number): Job {
+  return Job.fromSpec({
+    methodName: job.methodName,
+    ...(job.params === undefined ? {} : { params: job.params }),
+    repeat: job.repeat!,
+    uniqueKey: scheduleOf(job),
+    ...(job.priority === 0 ? {} : { priority: job.priority }),
+    ...(job.maxAttempts === undefined ? {} : { maxAttempts: job.maxAttempts }),
+    ...(job.backoff === undefined ? {} : { backoff: job.backoff }),
+    ...(job.timeout === undefined ? {} : { timeout: job.timeout }),
+  }, now);
+}
+
+/**
+ * Whether `job` is an occurrence of a recurring job as its schedule made it:
+ * due on the date its key names (a retried occurrence is due later).
+ */
+export function isScheduledOccurrence(job: Job): boolean {
+  return job.repeat !== undefined &&
+    job.uniqueKey === occurrenceKey(scheduleOf(job), job.executionDate);
 }
 
 function assertPriority(priority: unknown, context: string): void {

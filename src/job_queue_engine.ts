@@ -7,7 +7,7 @@ import type { JobRef, JobStore } from "./_job_store.ts";
 import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
 import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
-import { Job, type JobErrorRecord, type JobSpec, JobState, scheduleOf } from "./job.ts";
+import { Job, type JobErrorRecord, type JobSpec, JobState, occurrenceAfter } from "./job.ts";
 import { runWithJobContext } from "./job_context.ts";
 import { JobQueueError } from "./job_queue_error.ts";
 import { LockingQueue } from "./locking_queue.ts";
@@ -467,17 +467,17 @@ export class JobQueueEngine {
   async #schedule(jobs: Job[]): Promise<Job[]> {
     await this.#open();
     const stored = await this.#store.add(jobs);
-    stored.forEach((job, index) => {
-      if (job !== jobs[index]) {
+    for (const { job, added } of stored) {
+      if (!added) {
         this.#emit("debug", { message: "kept the job that holds the unique key", info: { job } });
-        return;
+        continue;
       }
       this.#pending.add(job);
       this.#emit("scheduled", job);
       this.#emit("debug", { message: "scheduled job", info: { job } });
-    });
+    }
     this.#pump();
-    return stored;
+    return stored.map(({ job }) => job);
   }
 
   /**
@@ -1043,16 +1043,7 @@ export class JobQueueEngine {
    */
   async #scheduleNextOccurrence(job: Job): Promise<boolean> {
     try {
-      const next = Job.fromSpec({
-        methodName: job.methodName,
-        ...(job.params === undefined ? {} : { params: job.params }),
-        repeat: job.repeat!,
-        uniqueKey: scheduleOf(job),
-        ...(job.priority === 0 ? {} : { priority: job.priority }),
-        ...(job.maxAttempts === undefined ? {} : { maxAttempts: job.maxAttempts }),
-        ...(job.backoff === undefined ? {} : { backoff: job.backoff }),
-        ...(job.timeout === undefined ? {} : { timeout: job.timeout }),
-      });
+      const next = occurrenceAfter(job, Date.now());
       await this.#schedule([next]);
       return true;
     } catch (cause) {

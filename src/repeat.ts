@@ -9,7 +9,9 @@ import { describe } from "./_validate.ts";
  *
  * Each occurrence is a job of its own; when one starts, the next is
  * scheduled. Occurrences missed while no engine ran are run once, late, and
- * the schedule goes on from the present: they are not run once each.
+ * the schedule goes on from the present: they are not run once each. An
+ * occurrence whose time comes while it is being stored may have run in
+ * another process meanwhile: the next one is stored instead.
  *
  * @example
  * ```ts

@@ -7,10 +7,18 @@
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { describe, test } from "node:test";
-import { Job, JobState } from "../mod.ts";
-import { collectEvents, spawnFixture, withQueue, withQueueOn, withTempDir } from "./_helpers.ts";
+import { Job, jobContext, JobQueueError, JobState, NodeFileSystem } from "../mod.ts";
+import {
+  collectEvents,
+  deferred,
+  spawnFixture,
+  withQueue,
+  withQueueOn,
+  withTempDir,
+} from "./_helpers.ts";
+import { FaultyFileSystem } from "./_faulty_fs.ts";
 import { delay, readRuns, stopWorker } from "./_process_helpers.ts";
 
 describe("recurring jobs: schedules", () => {
@@ -82,11 +90,11 @@ describe("recurring jobs: running", () => {
     await withQueue({}, async (queue, directory) => {
       queue.registerJobHandler("tick", () => {});
       const started = collectEvents(queue, "started", 3);
-      await queue.scheduleJob({ methodName: "tick", repeat: { every: 50 } });
+      await queue.scheduleJob({ methodName: "tick", repeat: { every: 100 } });
       await queue.start();
       const occurrences = await started;
       const dates = occurrences.map((job) => job.executionDate);
-      assert.deepEqual(dates, [dates[0], dates[0]! + 50, dates[0]! + 100]);
+      assert.deepEqual(dates, [dates[0], dates[0]! + 100, dates[0]! + 200]);
       assert.equal(new Set(occurrences.map((job) => job.uniqueKey)).size, 3);
       await queue.dispose();
       const waiting = (await queue.getAllJobs()).filter((job) =>
@@ -130,6 +138,76 @@ describe("recurring jobs: running", () => {
         assert.ok(late!.executionDate < restart - 200, "the missed occurrence runs, late");
         assert.ok(next!.executionDate > restart, "the next occurrence is after the restart");
       });
+    });
+  });
+
+  test("an occurrence that comes while a queue schedules it may have run elsewhere: the next one is stored instead", async () => {
+    const every = 300;
+    const spec = { methodName: "tick", repeat: { every } };
+    const keyTaken = deferred<void>();
+    const letKeysThrough = deferred<void>();
+    /** Holds this queue's unique-key links back until the test lets them through. */
+    class SlowKeys extends NodeFileSystem {
+      override async link(existing: string, newPath: string): Promise<void> {
+        if (basename(dirname(newPath)) === "unique") {
+          keyTaken.resolve();
+          await letKeysThrough.promise;
+        }
+        await super.link(existing, newPath);
+      }
+    }
+    await withTempDir(async (directory) => {
+      await withQueueOn(directory, { pollInterval: 20 }, async (runner) => {
+        const runs: string[] = [];
+        runner.registerJobHandler("tick", () => void runs.push(jobContext().job.uniqueKey!));
+        await withQueueOn(directory, { fs: new SlowKeys() }, async (slow) => {
+          // Just after an occurrence, so that both queues compute the next one.
+          await delay(every - (Date.now() % every) + 5);
+          const first = await runner.scheduleJob(spec);
+          const scheduling = slow.scheduleJob(spec);
+          await keyTaken.promise;
+          assert.ok(
+            Date.now() < first.executionDate,
+            "the slow queue computed the same occurrence",
+          );
+          await runner.start();
+          // The occurrence runs, schedules the next, completes and lets go of its key.
+          await runner.settled(first.id);
+          letKeysThrough.resolve();
+          const stored = await scheduling;
+          assert.equal(stored.executionDate, first.executionDate + every);
+          const next = (await runner.getAllJobs()).filter((job) =>
+            job.uniqueKey === stored.uniqueKey
+          );
+          assert.deepEqual(
+            next.map((job) => job.id),
+            [stored.id],
+            "one job of the next occurrence",
+          );
+          await delay(100); // polls of the runner would find a second copy of the first occurrence
+          assert.deepEqual(runs.filter((key) => key === first.uniqueKey), [first.uniqueKey]);
+        });
+      });
+    });
+  });
+
+  test("a schedule whose occurrences come faster than they can be stored is refused, and nothing is stored", async () => {
+    const fs = new FaultyFileSystem();
+    // Every key takes longer to take than the interval: each occurrence comes first.
+    fs.disturb((call) =>
+      call.method === "link" && basename(dirname(call.to!)) === "unique"
+        ? { kind: "slow", delay: 30 }
+        : undefined
+    );
+    await withQueue({ fs }, async (queue, directory) => {
+      await assert.rejects(
+        queue.scheduleJob({ methodName: "tick", repeat: { every: 10 } }),
+        (error: unknown) =>
+          error instanceof JobQueueError && /give it a longer interval/.test(error.message),
+      );
+      assert.deepEqual(await queue.getAllJobs(), []);
+      assert.deepEqual(await readdir(join(directory, ".jobq", "unique")), []);
+      assert.deepEqual((await readdir(directory)).filter((name) => name !== ".jobq"), []);
     });
   });
 
