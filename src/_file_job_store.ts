@@ -565,13 +565,23 @@ export class FileJobStore implements JobStore {
   }
 
   async recover(): Promise<number> {
-    // Claims are listed before engines: an engine registers before it claims,
-    // so a claim whose engine is missing from the later listing is an orphan.
+    // Claims are read before engines are listed: an engine registers before
+    // it claims, so a claim whose engine is missing from the later listing
+    // is an orphan. (A claim read after the listing could be one that an
+    // engine registered since then has just made.)
     const claimNames = (await this.#listDirectory(this.#claims)).filter(isJobFileName);
     // A claim seen unreadable and gone since must not leave its first-seen
     // time to a later claim of the same job.
     for (const name of this.#unreadableClaims.keys()) {
       if (!claimNames.includes(name)) this.#unreadableClaims.delete(name);
+    }
+    const claims: { name: string; text: string }[] = [];
+    for (const name of claimNames) {
+      const text = await this.#fs.readTextFile(join(this.#claims, name)).catch((cause) => {
+        if (isNotFound(cause)) return undefined;
+        throw this.#error(`Cannot read claim ${name}`, cause);
+      });
+      if (text !== undefined) claims.push({ name, text });
     }
     const engines = await this.#readEngines();
     // Judged once: an engine that dies while this runs must not see its
@@ -587,15 +597,10 @@ export class FileJobStore implements JobStore {
       }
     }
     let recovered = 0;
-    for (const name of claimNames) {
-      const path = join(this.#claims, name);
-      const text = await this.#fs.readTextFile(path).catch((cause) => {
-        if (isNotFound(cause)) return undefined;
-        throw this.#error(`Cannot read claim ${name}`, cause);
-      });
-      if (text === undefined) continue;
+    for (const { name, text } of claims) {
       if (!this.#isStale(name, text, engines, dead)) continue;
-      if (await this.#steal(path, text)) {
+      // steal() takes the claim only if it still holds `text`.
+      if (await this.#steal(join(this.#claims, name), text)) {
         this.#unreadableClaims.delete(name);
         recovered++;
         const owner = (parseJson(text) as ClaimRecord | undefined)?.engineId;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { type Job, jobContext, JobQueue, JobState } from "../mod.ts";
-import { nextEvent, spawnFixture, withTempDir } from "./_helpers.ts";
+import { Job, jobContext, JobQueue, JobState, NodeFileSystem } from "../mod.ts";
+import { deferred, nextEvent, spawnFixture, withTempDir } from "./_helpers.ts";
 import {
   assertNoOverlap,
   cleanUpFixtures,
@@ -269,6 +269,61 @@ describe("a claim of a silent engine on another host", () => {
 });
 
 test(
+  "a claim made by an engine that registered while another engine was recovering claims is left alone",
+  { timeout: 30_000 },
+  async () => {
+    await withTempDir(async (directory) => {
+      const newcomer = "fedcba9876543210";
+      const newcomerClaim = JSON.stringify({ engineId: newcomer });
+      let claim = "";
+      let armed = false;
+      let claimsListed = false;
+      const raced = deferred<void>();
+      /**
+       * Once armed, right after the queue lists the engines following a
+       * listing of the claims that held the job's: the claim's engine (dead:
+       * it has no engine file) has let go of the job, and an engine that
+       * registers just then claims it.
+       */
+      class Race extends NodeFileSystem {
+        override async readDir(path: string): Promise<string[]> {
+          const names = await super.readDir(path);
+          if (basename(path) === "engines" && claimsListed) {
+            armed = false;
+            await writeEngineFile(directory, Date.now(), CLAIM_TIMEOUT, newcomer);
+            await writeFile(`${claim}.partial`, newcomerClaim);
+            await rename(`${claim}.partial`, claim);
+            raced.resolve();
+          }
+          claimsListed = armed && basename(path) === "claims" &&
+            names.includes(basename(claim));
+          return names;
+        }
+      }
+      const queue = new JobQueue({ directory, fsync: false, pollInterval: 20, fs: new Race() });
+      const started: Job[] = [];
+      queue.on("started", (job) => started.push(job));
+      queue.registerJobHandler("work", () => {});
+      try {
+        await queue.start();
+        armed = true;
+        // The job's claim first, so that the queue never finds the job unclaimed.
+        const job = Job.fromSpec({ methodName: "work" });
+        claim = join(directory, ".jobq", "claims", `${job.key}.json`);
+        await writeFile(claim, JSON.stringify({ engineId: FOREIGN_ENGINE }));
+        await writeFile(join(directory, `${job.key}.json`), JSON.stringify(job));
+        await raced.promise;
+        await delay(200); // some ten polls
+        assert.equal(await readFile(claim, "utf8"), newcomerClaim);
+        assert.deepEqual(started, []);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  },
+);
+
+test(
   "a claim is judged by its own engine's claimTimeout, not by the reader's",
   { timeout: 30_000 },
   async () => {
@@ -308,7 +363,7 @@ async function plantForeignClaim(
 ): Promise<Job> {
   const job = await writeCutShortJob(directory);
   await writeFile(
-    join(directory, ".jobq", "claims", `${job.id}.json`),
+    join(directory, ".jobq", "claims", `${job.key}.json`),
     JSON.stringify({ engineId: FOREIGN_ENGINE, claimedAt: Date.now() }),
   );
   await writeEngineFile(directory, heartbeatAt, claimTimeout);
@@ -324,18 +379,19 @@ async function writeEngineFile(
   directory: string,
   heartbeatAt: number,
   claimTimeout = CLAIM_TIMEOUT,
+  engineId = FOREIGN_ENGINE,
 ): Promise<void> {
   const engines = join(directory, ".jobq", "engines");
   await mkdir(engines, { recursive: true });
   const record = {
-    engineId: FOREIGN_ENGINE,
+    engineId,
     pid: deadPid(),
     hostId: "another-host.invalid",
     claimTimeout,
     startedAt: heartbeatAt,
     heartbeatAt,
   };
-  const path = join(engines, `${FOREIGN_ENGINE}.json`);
+  const path = join(engines, `${engineId}.json`);
   await writeFile(`${path}.partial`, JSON.stringify(record));
   await rename(`${path}.partial`, path);
 }
