@@ -48,11 +48,17 @@ function randomInt(random: Random, min: number, max: number): number {
 
 /**
  * The fault mode of one round: 10–20 % of all calls fail with a random code;
- * of the other writes, 5 % are torn and 10 % are slow.
+ * of the other writes, 5 % are torn and 10 % are slow. The first write of a
+ * job's file is torn, so that every round tears at least one.
  */
 function randomFaults(random: Random): Disturb {
   const failureRate = 0.1 + random() * 0.1;
+  let jobFileTorn = false;
   return (call) => {
+    if (!jobFileTorn && call.method === "writeTextFile" && basename(call.path).includes("__")) {
+      jobFileTorn = true;
+      return { kind: "tear", code: "EIO" };
+    }
     const roll = random();
     if (roll < failureRate) return { kind: "fail", code: CODES[randomInt(random, 0, 2)]! };
     if (call.method !== "writeTextFile") return undefined;
