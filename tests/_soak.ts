@@ -101,6 +101,12 @@ export interface SoakFigures {
   duplicates: number;
   /** Attempts counted by a claim whose worker was killed before the handler started. */
   lostClaims: number;
+  /**
+   * Reruns with the attempt number of the killed run before them: another
+   * engine claimed the job between the recovery of the claim and the count
+   * of the attempt the kill cut short.
+   */
+  uncountedReruns: number;
   /** Jobs whose completion was recorded but whose `completed` line died with its worker. */
   unloggedCompletions: number;
   /** FAILED jobs with more attempts than maxAttempts: a kill cut their last attempt short. */
@@ -146,6 +152,8 @@ type RunEnd = "ok" | "fail" | "abort";
 interface Run {
   readonly worker: string;
   readonly attempt: number;
+  /** Whether it repeats the attempt number of the killed run before it (see `uncountedReruns`). */
+  readonly uncounted: boolean;
   end?: RunEnd;
   verdict?: "done" | "retry" | "failed";
 }
@@ -227,17 +235,22 @@ class RunLog {
     this.runs.set(id, runs);
     if (kind === "start") {
       const previous = runs.at(-1);
+      // The engine that recovers a killed run's claim counts its attempt,
+      // unless another engine claims the job first: then the rerun repeats
+      // the attempt's number (a rare edge the README documents).
+      const uncounted = previous !== undefined && attempt === previous.attempt &&
+        this.killed.has(previous.worker);
       if (previous !== undefined) {
         if (previous.end === undefined && !this.killed.has(previous.worker)) {
           this.#violation(
             `job ${id} started on ${worker} while its run on ${previous.worker} had not ended`,
           );
         }
-        if (attempt <= previous.attempt) {
+        if (attempt <= previous.attempt && !uncounted) {
           this.#violation(`job ${id} ran attempt ${attempt} after attempt ${previous.attempt}`);
         }
       }
-      runs.push({ worker, attempt });
+      runs.push({ worker, attempt, uncounted });
       return;
     }
     const run = runs.find((run) => run.worker === worker && run.attempt === attempt);
@@ -522,6 +535,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     reruns: 0,
     duplicates: 0,
     lostClaims: 0,
+    uncountedReruns: 0,
     unloggedCompletions: 0,
     extraAttempts: 0,
     emptyClaims: stuckEmptyClaims.size,
@@ -637,8 +651,10 @@ async function checkJobs(
       violations.push(`job ${id} never ran; its file is ${file?.state ?? "gone"}`);
       continue;
     }
+    const uncounted = runs.filter((run) => run.uncounted).length;
     figures.runs += runs.length;
-    figures.lostClaims += last.attempt - runs.length;
+    figures.uncountedReruns += uncounted;
+    figures.lostClaims += last.attempt + uncounted - runs.length;
     for (const [index, run] of runs.entries()) {
       if (run.end === "abort") figures.timeouts++;
       if (run.verdict === "retry") figures.retries++;
