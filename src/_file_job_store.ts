@@ -577,10 +577,7 @@ export class FileJobStore implements JobStore {
     }
     const claims: { name: string; text: string }[] = [];
     for (const name of claimNames) {
-      const text = await this.#fs.readTextFile(join(this.#claims, name)).catch((cause) => {
-        if (isNotFound(cause)) return undefined;
-        throw this.#error(`Cannot read claim ${name}`, cause);
-      });
+      const text = await this.#readClaim(name);
       if (text !== undefined) claims.push({ name, text });
     }
     const engines = await this.#readEngines();
@@ -599,7 +596,12 @@ export class FileJobStore implements JobStore {
     let recovered = 0;
     for (const { name, text } of claims) {
       if (!this.#isStale(name, text, engines, dead)) continue;
-      // steal() takes the claim only if it still holds `text`.
+      // Read again just before it is taken: a claim dropped and made anew
+      // since (by this engine, or by one missing from the listing) is judged
+      // at the next recovery. Judged again too: this engine may have claimed
+      // the job again meanwhile.
+      if (await this.#readClaim(name) !== text) continue;
+      if (!this.#isStale(name, text, engines, dead)) continue;
       if (await this.#steal(join(this.#claims, name), text)) {
         this.#unreadableClaims.delete(name);
         recovered++;
@@ -608,6 +610,13 @@ export class FileJobStore implements JobStore {
       }
     }
     return recovered;
+  }
+
+  /** A claim's text, or `undefined` when it is gone. */
+  async #readClaim(name: string): Promise<string | undefined> {
+    return await this.#readIfExists(join(this.#claims, name)).catch((cause) => {
+      throw this.#error(`Cannot read claim ${name}`, cause);
+    });
   }
 
   /**
