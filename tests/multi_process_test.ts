@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
@@ -316,6 +316,71 @@ test(
         await delay(200); // some ten polls
         assert.equal(await readFile(claim, "utf8"), newcomerClaim);
         assert.deepEqual(started, []);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  },
+);
+
+test(
+  "a claim that changed hands after recovery read it is not taken, nor put back once its owner dropped it",
+  { timeout: 30_000 },
+  async () => {
+    await withTempDir(async (directory) => {
+      const other = "fedcba9876543210";
+      let claim = "";
+      let armed = false;
+      let claimsListed = false;
+      const raced = deferred<void>();
+      let dropped = false;
+      /** The other engine drops its claim, once: it finds nothing if the claim was moved away. */
+      const dropOthersClaim = async () => {
+        if (dropped) return;
+        dropped = true;
+        await rm(claim, { force: true });
+      };
+      /**
+       * Once armed, right after the queue lists the engines following a
+       * listing of the claims that held the job's: the queue's own old
+       * claim has gone, and another, live engine has claimed the job. If the
+       * queue moves that claim away, the other engine drops it just then.
+       */
+      class Race extends NodeFileSystem {
+        override async readDir(path: string): Promise<string[]> {
+          const names = await super.readDir(path);
+          if (basename(path) === "engines" && claimsListed) {
+            armed = false;
+            await writeEngineFile(directory, Date.now(), CLAIM_TIMEOUT, other);
+            await writeFile(`${claim}.partial`, JSON.stringify({ engineId: other }));
+            await rename(`${claim}.partial`, claim);
+            raced.resolve();
+          }
+          claimsListed = armed && basename(path) === "claims" &&
+            names.includes(basename(claim));
+          return names;
+        }
+
+        override async rename(from: string, to: string): Promise<void> {
+          await super.rename(from, to);
+          if (from === claim) await dropOthersClaim();
+        }
+      }
+      const queue = new JobQueue({ directory, fsync: false, pollInterval: 20, fs: new Race() });
+      try {
+        await queue.start();
+        const ownEngine = (await internalFiles(directory, "engines"))
+          .find((name) => name.endsWith(".json"))!.slice(0, -".json".length);
+        const job = Job.fromSpec({ methodName: "work", waitTime: 60_000 });
+        claim = join(directory, ".jobq", "claims", `${job.key}.json`);
+        // A claim of the queue's own on a job it does not hold: stale.
+        await writeFile(claim, JSON.stringify({ engineId: ownEngine }));
+        armed = true;
+        await raced.promise;
+        await delay(100); // some polls
+        await dropOthersClaim();
+        await delay(100);
+        assert.deepEqual(await internalFiles(directory, "claims"), []);
       } finally {
         await queue.dispose();
       }
