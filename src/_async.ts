@@ -19,3 +19,21 @@ export async function mapLimit<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * Whether `promise` settles within `ms` milliseconds (`Infinity`: waits as
+ * long as it takes); waits no longer. A rejection counts as settling, and is
+ * left to whoever else awaits it.
+ */
+export async function finishesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    // Beyond 2^31−1 ms, setTimeout would fire at once: that long is forever here.
+    if (ms < 2 ** 31) timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -407,9 +407,23 @@ export class FileJobStore implements JobStore {
     return await this.#settle(failed, "Cannot record that the job failed");
   }
 
-  reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined> {
+  reschedule(
+    job: Job,
+    error: JobErrorRecord,
+    executionDate: number,
+    keepClaim = false,
+  ): Promise<Job | undefined> {
     const retried = withChanges(job, { state: JobState.NOT_STARTED, executionDate, error });
-    return this.#settle(retried, "Cannot record the failed attempt");
+    return this.#settle(retried, "Cannot record the failed attempt", keepClaim);
+  }
+
+  async unclaim(job: Job): Promise<boolean> {
+    if (!await this.#holdsClaim(job)) {
+      this.#letGo(job);
+      return false;
+    }
+    await this.#dropOwnClaim(job);
+    return true;
   }
 
   async revive(job: Job): Promise<Job | undefined> {
@@ -749,16 +763,17 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Writes a claimed job's outcome, then lets go of its claim; does nothing
-   * and resolves to `undefined` if the claim is no longer this engine's.
+   * Writes a claimed job's outcome, then lets go of its claim unless
+   * `keepClaim`; does nothing and resolves to `undefined` if the claim is no
+   * longer this engine's.
    */
-  async #settle(job: Job, failure: string): Promise<Job | undefined> {
+  async #settle(job: Job, failure: string, keepClaim = false): Promise<Job | undefined> {
     if (!await this.#holdsClaim(job)) return this.#letGo(job);
     await this.#writeJob(job, failure);
     if (job.state === JobState.COMPLETED || job.state === JobState.FAILED) {
       await this.#releaseUniqueKey(job);
     }
-    await this.#dropOwnClaim(job);
+    if (!keepClaim) await this.#dropOwnClaim(job);
     return job;
   }
 

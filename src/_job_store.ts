@@ -89,10 +89,21 @@ export interface JobStore {
   fail(job: Job, error: JobErrorRecord): Promise<Job | undefined>;
   /**
    * Records a failed attempt of a claimed job that will be retried: back to
-   * `NOT_STARTED`, due at `executionDate`, with `error`; drops the claim.
-   * Resolves to `undefined` when the claim is no longer this engine's.
+   * `NOT_STARTED`, due at `executionDate`, with `error`; drops the claim,
+   * unless `keepClaim` (then `unclaim` lets go of it). Resolves to
+   * `undefined` when the claim is no longer this engine's.
    */
-  reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined>;
+  reschedule(
+    job: Job,
+    error: JobErrorRecord,
+    executionDate: number,
+    keepClaim?: boolean,
+  ): Promise<Job | undefined>;
+  /**
+   * Lets go of a claim that `reschedule` kept; resolves to `false` when it
+   * was no longer this engine's.
+   */
+  unclaim(job: Job): Promise<boolean>;
   /**
    * Replaces a failed job by a new one, due now, with a new id and no
    * attempt counted. Resolves to `undefined` when the job is not failed (any

@@ -59,13 +59,18 @@ const storage = new AsyncLocalStorage<JobContext>();
  * ```
  */
 export function jobContext(): JobContext {
-  const context = storage.getStore();
+  const context = currentJobContext();
   if (context === undefined) {
     throw new TypeError(
       "Cannot read the job context outside a job handler: call jobContext() while a handler runs",
     );
   }
   return context;
+}
+
+/** The context of the running handler that calls, or `undefined` outside handlers. */
+export function currentJobContext(): JobContext | undefined {
+  return storage.getStore();
 }
 
 /** Runs `task` with `context` as the job context of everything it calls. */

@@ -219,6 +219,24 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
     });
   }
 
+  /**
+   * How many handlers still run after their attempt was decided: it timed
+   * out, or `dispose()` handed its job back. They hold no concurrency slot;
+   * past `maxOverdueHandlers` of them, no job starts until one settles.
+   *
+   * @example
+   * ```ts
+   * import { JobQueue } from "@x/jobq";
+   *
+   * const queue = new JobQueue({ directory: await Deno.makeTempDir() });
+   * console.log(`${queue.overdueHandlers} handlers ignore their timeout`);
+   * await queue.dispose();
+   * ```
+   */
+  get overdueHandlers(): number {
+    return this.#engine.overdueHandlers;
+  }
+
   /** The engine that does the work, for its lower-level methods. */
   get engine(): JobQueueEngine {
     return this.#engine;

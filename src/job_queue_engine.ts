@@ -1,14 +1,14 @@
 import * as nodeTimers from "node:timers";
 import { defaultFileSystem } from "./_default_file_system.ts";
 import { createEngineId, FileJobStore } from "./_file_job_store.ts";
-import { mapLimit } from "./_async.ts";
+import { finishesWithin, mapLimit } from "./_async.ts";
 import { byDate, byPriority, JobIndex } from "./_job_index.ts";
 import type { JobRef, JobStore } from "./_job_store.ts";
 import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
 import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
 import { Job, type JobErrorRecord, type JobSpec, JobState, occurrenceAfter } from "./job.ts";
-import { runWithJobContext } from "./job_context.ts";
+import { currentJobContext, runWithJobContext } from "./job_context.ts";
 import { JobQueueError } from "./job_queue_error.ts";
 import { LockingQueue } from "./locking_queue.ts";
 import {
@@ -106,6 +106,15 @@ export interface JobQueueEngineOptions {
    * @default {30000}
    */
   claimTimeout?: number;
+  /**
+   * How many handlers may still run after their attempt was decided (it timed
+   * out, or `dispose()` handed its job back) before this engine stops
+   * starting jobs. JavaScript cannot stop a handler that ignores its signal:
+   * this bounds how many can pile up. Each that settles makes room again.
+   *
+   * @default {100}
+   */
+  maxOverdueHandlers?: number;
 }
 
 /**
@@ -121,8 +130,12 @@ export interface JobQueueEngineOptions {
 export interface DisposeOptions {
   /**
    * How long, in ms, to wait for running handlers before aborting their
-   * signals. A job whose handler then rejects is not failed: it is given back
-   * and runs again on the next start.
+   * signals. Their jobs are not failed: they are handed back, attempt not
+   * counted, and run again at the next start or on another engine. A handler
+   * that has not settled 100 ms after the abort is not waited for: its job is
+   * handed back all the same (an `error` event names it) and nothing it does
+   * later is recorded. So `dispose({ timeout })` resolves within `timeout`
+   * plus 100 ms, plus the time to write the handed-back jobs.
    *
    * @default {Infinity}
    */
@@ -196,6 +209,23 @@ type Outcome =
   | { readonly kind: "failed"; readonly error: unknown }
   | { readonly kind: "interrupted" };
 
+/** A retry kept claimed while its timed-out predecessor's handler runs. */
+interface HeldRetry {
+  /** Lets go of the claim now (once), so that the retry can run. */
+  release(): void;
+  /** Resolves once the claim is let go of and the retry waits in the index. */
+  readonly ended: Promise<void>;
+}
+
+/** How an attempt was decided, and the handler when it runs on regardless (overdue). */
+interface Invocation {
+  readonly outcome: Outcome;
+  readonly overdue?: Promise<unknown>;
+}
+
+/** How long dispose() waits for handlers to stop once it has aborted their signals. */
+const ABORT_GRACE_MS = 100;
+
 /** `setTimeout` fires at once for delays beyond 2^31−1 ms: longer waits are split. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -267,6 +297,13 @@ export class JobQueueEngine {
   readonly #running = new Map<string, Promise<void>>();
   /** Abort controllers of the running handlers. */
   readonly #controllers = new Set<AbortController>();
+  /** Handlers still running after their attempt was decided; they hold no slot. */
+  readonly #overdue = new Set<Promise<unknown>>();
+  readonly #maxOverdueHandlers: number;
+  /** Retries kept claimed while their timed-out predecessor's handler runs, by job id. */
+  readonly #heldRetries = new Map<string, HeldRetry>();
+  /** Ends the attempts of the running handlers at once, when dispose() stops waiting for them. */
+  readonly #handBacks = new Set<() => void>();
   #maxConcurrency: number;
   #opened: Promise<void> | undefined;
   #loaded: Promise<void> | undefined;
@@ -294,12 +331,16 @@ export class JobQueueEngine {
       );
     }
     this.#directory = options.directory;
-    this.#maxConcurrency = validateConcurrency(options.maxConcurrency ?? 1);
+    this.#maxConcurrency = validateCount("maxConcurrency", options.maxConcurrency ?? 1);
     this.#pollInterval = validatePositive("pollInterval", options.pollInterval ?? 1000);
     const claimTimeout = validatePositive("claimTimeout", options.claimTimeout ?? 30_000);
     this.#heartbeatInterval = claimTimeout / 3;
     this.#lockingQueue = options.lockingQueue ?? new LockingQueue();
     this.#keepCompleted = validateKeepCompleted(options.keepCompleted ?? false);
+    this.#maxOverdueHandlers = validateCount(
+      "maxOverdueHandlers",
+      options.maxOverdueHandlers ?? 100,
+    );
     if (options.eventListener !== undefined) this.#listeners.add(options.eventListener);
     this.#store = new FileJobStore({
       directory: options.directory,
@@ -322,6 +363,15 @@ export class JobQueueEngine {
   }
 
   /**
+   * How many handlers still run after their attempt was decided: it timed
+   * out, or `dispose()` handed its job back. They hold no concurrency slot;
+   * past `maxOverdueHandlers` of them, no job starts until one settles.
+   */
+  get overdueHandlers(): number {
+    return this.#overdue.size;
+  }
+
+  /**
    * Changes how many handlers may run at once, with immediate effect: a
    * higher limit starts waiting jobs now; a lower one lets running handlers
    * finish and starts no more until the count is below it.
@@ -330,7 +380,7 @@ export class JobQueueEngine {
    * @throws {RangeError} When `maxConcurrency` is not a positive integer.
    */
   setMaxConcurrency(maxConcurrency: number): void {
-    this.#maxConcurrency = validateConcurrency(maxConcurrency);
+    this.#maxConcurrency = validateCount("maxConcurrency", maxConcurrency);
     this.#pump();
   }
 
@@ -594,7 +644,8 @@ export class JobQueueEngine {
     return this.#waitUntil(
       () =>
         this.#isIdle() && this.#pending.size === 0 && this.#ready.size === 0 &&
-        this.#pausedJobs.size === 0 && this.#heldElsewhere.size === 0,
+        this.#pausedJobs.size === 0 && this.#heldElsewhere.size === 0 &&
+        this.#heldRetries.size === 0,
       false,
     );
   }
@@ -784,7 +835,13 @@ export class JobQueueEngine {
    * Stops starting jobs at once, waits for running handlers to settle and
    * their outcome to be written, then lets go of the directory. Afterwards no
    * timer is left and `scheduleJob` rejects. Later calls return the same
-   * promise.
+   * promise, except in a handler of this engine: there it resolves once the
+   * other handlers have settled, and the engine finishes disposing when the
+   * calling handler has.
+   *
+   * With a `timeout`, it resolves within about that long whatever the
+   * handlers do: see {@linkcode DisposeOptions}. Handlers whose attempt timed
+   * out are not waited for beyond their retry's hold (see the README).
    *
    * @param options How long to wait for running handlers.
    * @throws {RangeError} When `timeout` is negative or not a number.
@@ -799,12 +856,13 @@ export class JobQueueEngine {
       );
     }
     this.#disposed ??= (async () => {
+      const deadline = performance.now() + timeout;
       this.#processing = false;
       clearTimeout(this.#dueTimer);
       clearTimeout(this.#pollTimer);
       for (const timer of this.#watchTimers) clearTimeout(timer);
       await Promise.all(this.#maintenance);
-      await this.#settleRunning(timeout);
+      await this.#settleRunning(deadline);
       // Jobs still running settled above; the others will not here.
       for (const [id, waiters] of this.#settledWaiters) {
         const error = new JobQueueError(
@@ -827,24 +885,43 @@ export class JobQueueEngine {
         await this.#opened.then(() => this.#store.close()).catch((error) => this.#emitError(error));
       }
     })();
+    // Awaited by a handler of this engine, the whole disposal would wait for
+    // that handler, which waits for it.
+    const caller = currentJobContext()?.job.id;
+    if (caller !== undefined && this.#running.has(caller)) return this.#runsSettled(caller);
     return this.#disposed;
   }
 
-  /** Waits for running jobs; past `timeout`, aborts their handlers' signals. */
-  async #settleRunning(timeout: number): Promise<void> {
-    const settled = (async () => {
-      while (this.#running.size > 0) await Promise.all(this.#running.values());
-    })();
-    if (timeout !== Infinity) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([settled, new Promise((resolve) => timer = setTimeout(resolve, timeout))]);
-      clearTimeout(timer);
-      this.#shutdownReason = new JobQueueError(
-        "The job queue is shutting down: the job will run again",
-      );
-      for (const controller of this.#controllers) controller.abort(this.#shutdownReason);
+  /**
+   * Waits for running jobs and held retries until `deadline` (a
+   * `performance.now()` time); then aborts the handlers' signals, waits a
+   * moment for them to stop, and hands back the jobs of those that do not.
+   */
+  async #settleRunning(deadline: number): Promise<void> {
+    const settled = this.#runsSettled();
+    // Timers may fire a millisecond early: the clock says when the deadline has come.
+    for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
+      if (await finishesWithin(settled, left)) return;
+    }
+    this.#shutdownReason = new JobQueueError(
+      "The job queue is shutting down: the job will run again",
+    );
+    for (const controller of this.#controllers) controller.abort(this.#shutdownReason);
+    for (const hold of this.#heldRetries.values()) hold.release();
+    if (!await finishesWithin(settled, ABORT_GRACE_MS)) {
+      for (const handBack of this.#handBacks) handBack();
     }
     await settled;
+  }
+
+  /** Resolves once no job runs here (but `except`'s) and no retry is held. */
+  async #runsSettled(except?: string): Promise<void> {
+    for (;;) {
+      const runs = [...this.#running].filter(([id]) => id !== except).map(([, run]) => run);
+      const holds = [...this.#heldRetries.values()].map((hold) => hold.ended);
+      if (runs.length === 0 && holds.length === 0) return;
+      await Promise.all([...runs, ...holds]);
+    }
   }
 
   /**
@@ -870,7 +947,10 @@ export class JobQueueEngine {
     if (this.#processing) {
       const now = Date.now();
       this.#promoteDue(now);
-      while (this.#running.size < this.#maxConcurrency && !this.#pausedAll) {
+      while (
+        this.#running.size < this.#maxConcurrency &&
+        this.#overdue.size < this.#maxOverdueHandlers && !this.#pausedAll
+      ) {
         const next = this.#ready.pop();
         if (next === undefined) break;
         if (this.#pausedMethods.has(next.methodName)) this.#pausedJobs.set(next.id, next);
@@ -1019,14 +1099,18 @@ export class JobQueueEngine {
     this.#emit("started", claimed);
     // Progress reports replace the job with its newer form.
     const run: Run = { job: claimed, done: false };
-    const outcome = await this.#invoke(run);
+    const { outcome, overdue } = await this.#invoke(run);
     run.done = true;
-    if (outcome.kind === "interrupted") return await this.#giveBack(run.job);
+    if (overdue !== undefined) this.#countOverdue(overdue);
+    if (outcome.kind === "interrupted") {
+      if (overdue !== undefined) this.#emit("error", handedBackError(run.job));
+      return await this.#giveBack(run.job);
+    }
     try {
       if (outcome.kind === "completed") {
         return await this.#recordCompletion(run.job, outcome.result);
       }
-      return await this.#recordFailure(run.job, outcome.error);
+      return await this.#recordFailure(run.job, outcome.error, overdue);
     } catch (error) {
       // The outcome could not be written: give the job back so that it runs
       // again rather than staying claimed until this process exits.
@@ -1078,9 +1162,15 @@ export class JobQueueEngine {
 
   /**
    * Reschedules a failed attempt when attempts are left, and resolves to the
-   * job waiting for its retry; fails the job otherwise.
+   * job waiting for its retry; fails the job otherwise. With the handler of a
+   * timed-out attempt still running (`overdue`), the retry stays claimed
+   * until that handler settles or has had the attempt's timeout once more.
    */
-  async #recordFailure(job: Job, error: unknown): Promise<Job | undefined> {
+  async #recordFailure(
+    job: Job,
+    error: unknown,
+    overdue?: Promise<unknown>,
+  ): Promise<Job | undefined> {
     const registration = this.#handlers.get(job.methodName);
     // A job without a handler fails at once: waiting would not bring one.
     if (registration !== undefined && job.attempts < this.#attemptLimit(job)) {
@@ -1088,12 +1178,14 @@ export class JobQueueEngine {
       const due = Math.ceil(Date.now() + this.#retryDelay(backoff, job, error));
       const retrying = await this.#lockingQueue.run(
         job.id,
-        () => this.#store.reschedule(job, toErrorRecord(error), due),
+        () => this.#store.reschedule(job, toErrorRecord(error), due, overdue !== undefined),
       );
       if (retrying === undefined) return this.#reportLostClaim(job);
       this.#emit("debug", { message: "retrying job", info: { job: retrying } });
       this.#emit("retrying", retrying);
-      return retrying;
+      if (overdue === undefined) return retrying;
+      this.#holdRetry(retrying, overdue, this.#timeoutOf(job));
+      return undefined;
     }
     const failed = await this.#lockingQueue.run(
       job.id,
@@ -1146,6 +1238,71 @@ export class JobQueueEngine {
     }
   }
 
+  /** How long an attempt of a job may run: its own `timeout`, its handler's, or no limit. */
+  #timeoutOf(job: Job): number {
+    return job.timeout ?? this.#handlers.get(job.methodName)?.options.timeout ?? Infinity;
+  }
+
+  /**
+   * Counts a handler that runs on after its attempt was decided, until it
+   * settles; reports reaching `maxOverdueHandlers`, where starts stop.
+   */
+  #countOverdue(handler: Promise<unknown>): void {
+    this.#overdue.add(handler);
+    if (this.#overdue.size === this.#maxOverdueHandlers) {
+      this.#emit(
+        "error",
+        new JobQueueError(
+          `${this.#overdue.size} handlers still run after their attempts timed out or were ` +
+            "handed back, as many as maxOverdueHandlers allows: no job starts until one of " +
+            "them settles; make handlers stop when jobContext().signal aborts, or restart " +
+            "the process",
+        ),
+      );
+    }
+    void handler.then(() => {
+      this.#overdue.delete(handler);
+      this.#pump();
+    });
+  }
+
+  /**
+   * Keeps a retry claimed while its timed-out predecessor's handler still
+   * runs, so that no engine starts it beside that handler: until the handler
+   * settles, or for `grace` ms, after which the handler is abandoned (an
+   * `error` event says so) and the retry may run.
+   */
+  #holdRetry(job: Job, handler: Promise<unknown>, grace: number): void {
+    let release!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      release = () => {
+        if (this.#heldRetries.get(job.id) !== hold) return;
+        this.#heldRetries.delete(job.id);
+        clearTimeout(timer);
+        void this.#maintain(async () => {
+          const unclaimed = await this.#lockingQueue.run(job.id, () => this.#store.unclaim(job));
+          if (unclaimed && this.#disposed === undefined) this.#pending.add(job);
+          this.#pump();
+        }).then(resolve);
+      };
+    });
+    const hold: HeldRetry = { release, ended };
+    this.#heldRetries.set(job.id, hold);
+    const timer = setTimeout(() => {
+      this.#emit(
+        "error",
+        new JobQueueError(
+          `The handler of job ${job.key} still runs ${grace} ms after its attempt timed out: ` +
+            "it is abandoned, and the retry may start beside it; make the handler stop when " +
+            "jobContext().signal aborts",
+          { info: { job } },
+        ),
+      );
+      release();
+    }, grace);
+    void handler.then(release);
+  }
+
   /** How many attempts a job gets: its own `maxAttempts`, its handler's, or 1. */
   #attemptLimit(job: Job): number {
     return job.maxAttempts ?? this.#handlers.get(job.methodName)?.options.maxAttempts ?? 1;
@@ -1168,8 +1325,12 @@ export class JobQueueEngine {
     }
   }
 
-  /** Runs the job's handler and tells how that ended; never rejects. */
-  async #invoke(run: Run): Promise<Outcome> {
+  /**
+   * Runs the job's handler and tells how the attempt ended: when the handler
+   * settled, or at its timeout, or when dispose() hands the job back,
+   * whichever comes first. Never rejects.
+   */
+  async #invoke(run: Run): Promise<Invocation> {
     const job = run.job;
     const registration = this.#handlers.get(job.methodName);
     if (registration === undefined) {
@@ -1179,7 +1340,7 @@ export class JobQueueEngine {
           "is kept in the directory as FAILED",
         { info: { job } },
       );
-      return { kind: "failed", error };
+      return { outcome: { kind: "failed", error } };
     }
     const controller = new AbortController();
     this.#controllers.add(controller);
@@ -1188,6 +1349,7 @@ export class JobQueueEngine {
       : job.params === undefined
       ? []
       : [job.params];
+    let settled = false;
     const ran = (async (): Promise<Outcome> => {
       try {
         const result = await runWithJobContext(
@@ -1207,15 +1369,17 @@ export class JobQueueEngine {
           return { kind: "interrupted" };
         }
         return { kind: "failed", error };
+      } finally {
+        settled = true;
       }
     })();
-    const timeout = job.timeout ?? registration.options.timeout ?? Infinity;
+    const timeout = this.#timeoutOf(job);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let expired = false;
     const timedOut = new Promise<Outcome>((resolve) => {
       if (timeout === Infinity) return;
       timer = setTimeout(() => {
-        expired = true;
+        // Before the abort: nothing the handler does once it is told to stop counts.
+        run.done = true;
         const cause = new DOMException(
           `The handler did not settle within ${timeout} ms`,
           "TimeoutError",
@@ -1231,16 +1395,23 @@ export class JobQueueEngine {
         });
       }, timeout);
     });
+    let handBack!: () => void;
+    const handedBack = new Promise<Outcome>((resolve) => {
+      handBack = () => {
+        run.done = true;
+        resolve({ kind: "interrupted" });
+      };
+    });
+    this.#handBacks.add(handBack);
     try {
-      const outcome = await Promise.race([ran, timedOut]);
-      // A timed-out attempt has failed, whatever its handler does next; but
-      // until the handler settles the job keeps its claim and its slot, so
-      // that a retry never runs beside it.
-      if (expired) await ran;
-      return outcome;
+      const outcome = await Promise.race([ran, timedOut, handedBack]);
+      // Decided before the handler settled: it runs on, holding no slot, and
+      // nothing it does from now on is recorded.
+      return settled ? { outcome } : { outcome, overdue: ran };
     } finally {
       clearTimeout(timer);
       this.#controllers.delete(controller);
+      this.#handBacks.delete(handBack);
     }
   }
 
@@ -1358,7 +1529,7 @@ export class JobQueueEngine {
         this.#notifySettled(job.id, job);
         continue;
       }
-      if (this.#running.has(job.id)) continue;
+      if (this.#running.has(job.id) || this.#heldRetries.has(job.id)) continue;
       if (claimed.has(job.id)) this.#heldElsewhere.set(job.id, job);
       else this.#pending.add(job);
     }
@@ -1405,6 +1576,15 @@ export class JobQueueEngine {
       }
     }
   }
+}
+
+function handedBackError(job: Job): JobQueueError {
+  return new JobQueueError(
+    `Job ${job.key} was handed back unfinished: its handler did not stop when the queue shut ` +
+      "down, so it runs again at the next start or on another engine, and nothing this run " +
+      "does from now on is recorded; make the handler stop when jobContext().signal aborts",
+    { info: { job } },
+  );
 }
 
 function lostClaimError(job: Job): JobQueueError {
@@ -1456,10 +1636,10 @@ function toErrorRecord(error: unknown): JobErrorRecord {
   return { name: "Error", message: String(error) };
 }
 
-function validateConcurrency(value: number): number {
+function validateCount(name: string, value: number): number {
   if (!(value === Infinity || (Number.isSafeInteger(value) && value >= 1))) {
     throw new RangeError(
-      `Cannot set 'maxConcurrency' as it must be a positive integer or Infinity: current value is ${
+      `Cannot set '${name}' as it must be a positive integer or Infinity: current value is ${
         String(value)
       }`,
     );
