@@ -106,6 +106,17 @@ export interface JobQueueEngineOptions {
    * @default {30000}
    */
   claimTimeout?: number;
+  /**
+   * The permission bits of the files jobq creates (job files hold their
+   * params); the folders it creates get the same bits plus search (`x`)
+   * wherever reading is allowed: `0o600` gives folders `0o700`, `0o640`
+   * gives `0o750`. The process umask applies, as to any file it creates.
+   * Must allow the owner to read and write. A file jobq rewrites keeps the
+   * mode it has (the umask applies there too).
+   *
+   * @default {0o600}
+   */
+  fileMode?: number;
 }
 
 /**
@@ -306,6 +317,7 @@ export class JobQueueEngine {
       fs: options.fs ?? defaultFileSystem(),
       fsync: options.fsync ?? true,
       claimTimeout,
+      fileMode: validateFileMode(options.fileMode ?? 0o600),
       engineId: createEngineId(),
       report: (error) => this.#emit("error", error),
     });
@@ -1462,6 +1474,20 @@ function validateConcurrency(value: number): number {
       `Cannot set 'maxConcurrency' as it must be a positive integer or Infinity: current value is ${
         String(value)
       }`,
+    );
+  }
+  return value;
+}
+
+function validateFileMode(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0o777 || (value & 0o600) !== 0o600) {
+    throw new RangeError(
+      "Cannot set 'fileMode' as it must be permission bits from 0o600 to 0o777 that let the " +
+        `owner read and write: current value is ${
+          typeof value === "number" && Number.isInteger(value) && value >= 0
+            ? `0o${value.toString(8)}`
+            : String(value)
+        }`,
     );
   }
   return value;
