@@ -432,7 +432,8 @@ export class JobQueueEngine {
    * @param spec What to run and when.
    * @returns The stored job.
    * @throws {TypeError} When the spec is malformed; nothing is written.
-   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {RangeError} When a date or wait time is out of range, or the job
+   *   would take a file over 64 MiB.
    * @throws {JobQueueError} When the file cannot be written or the engine is disposed.
    */
   async scheduleJob(spec: JobSpec): Promise<Job> {
@@ -451,7 +452,8 @@ export class JobQueueEngine {
    * @returns The stored jobs, in the order of `specs` (for a spec whose
    *   `uniqueKey` a waiting job holds, that job).
    * @throws {TypeError} When a spec is malformed; its index is in the message.
-   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {RangeError} When a date or wait time is out of range, or the job
+   *   would take a file over 64 MiB.
    * @throws {JobQueueError} When a file cannot be written or the engine is disposed.
    */
   async scheduleJobs(specs: readonly JobSpec[]): Promise<Job[]> {
