@@ -90,6 +90,9 @@ export const MAX_JOB_FILE_BYTES = 64 * 1024 * 1024;
 /** The largest claim, engine or unique-key file read, in bytes: these are small records. */
 const MAX_RECORD_BYTES = 64 * 1024;
 
+/** What a record file that is no regular file, or too large, reads as: never valid JSON. */
+const REFUSED_RECORD = "\u0000not a regular file";
+
 /** Engine ids as {@linkcode createEngineId} makes them. */
 const ENGINE_ID_PATTERN = /^[0-9a-f]{16}$/;
 
@@ -1051,7 +1054,7 @@ export class FileJobStore implements JobStore {
       try {
         text = await this.#readRecord(join(this.#engines, name));
       } catch (cause) {
-        if (!isNotFound(cause) && !isRefusedFile(cause)) engines.set(engineId, UNREADABLE);
+        if (!isNotFound(cause)) engines.set(engineId, UNREADABLE);
         continue;
       }
       const record = parseJson(text) as EngineRecord | undefined;
@@ -1175,9 +1178,16 @@ export class FileJobStore implements JobStore {
     }
   }
 
-  /** Reads one of jobq's own small records (claim, engine, unique key). */
+  /**
+   * Reads one of jobq's own small records (claim, engine, unique key). One
+   * that is no regular file or too large reads as {@linkcode REFUSED_RECORD}:
+   * damaged like any record that does not parse, and recovered as one.
+   */
   #readRecord(path: string): Promise<string> {
-    return this.#fs.readTextFile(path, { maxBytes: MAX_RECORD_BYTES });
+    return this.#fs.readTextFile(path, { maxBytes: MAX_RECORD_BYTES }).catch((error) => {
+      if (isRefusedFile(error)) return REFUSED_RECORD;
+      throw error;
+    });
   }
 
   async #readIfExists(path: string): Promise<string | undefined> {

@@ -283,6 +283,21 @@ describe("a hostile job directory", () => {
     });
   });
 
+  test("a FIFO among the claims stops neither start() nor the polls", async () => {
+    await withTempDir(async (directory) => {
+      await mkdir(join(directory, ".jobq", "claims"), { recursive: true });
+      const fifo = join(directory, ".jobq", "claims", "x.json");
+      execFileSync("mkfifo", [fifo]);
+      const errors: JobQueueError[] = [];
+      try {
+        assert.deepEqual(await runUntilGoodJobCompleted(directory, errors), []);
+      } finally {
+        unblockFifo(fifo);
+      }
+      assert.deepEqual(errors, []);
+    });
+  });
+
   test("a link to /dev/zero named like a job file is set aside without being read", async () => {
     await withTempDir(async (directory) => {
       await symlink("/dev/zero", join(directory, "zero.json"));
