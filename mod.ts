@@ -78,7 +78,13 @@ export {
   type JobQueuePayloadMap,
 } from "./src/events.ts";
 export { LockingQueue } from "./src/locking_queue.ts";
-export type { FileSystemAdapter, WriteTextFileOptions } from "./src/file_system.ts";
+export type {
+  FileInfo,
+  FileSystemAdapter,
+  MkdirOptions,
+  ReadTextFileOptions,
+  WriteTextFileOptions,
+} from "./src/file_system.ts";
 export { DenoFileSystem } from "./src/deno_file_system.ts";
 export { BunFileSystem } from "./src/bun_file_system.ts";
 export { NodeFileSystem } from "./src/node_file_system.ts";

@@ -1,10 +1,10 @@
 import { basename, dirname, join } from "node:path";
 import { mapLimit } from "./_async.ts";
-import { isAlreadyExists, isNotFound } from "./_fs_errors.ts";
+import { isAlreadyExists, isNotFound, isRefusedFile } from "./_fs_errors.ts";
 import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "./_id.ts";
 import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
 import process from "node:process";
-import type { FileSystemAdapter } from "./file_system.ts";
+import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
 import {
   isScheduledOccurrence,
   Job,
@@ -14,6 +14,7 @@ import {
   occurrenceAfter,
 } from "./job.ts";
 import { JobQueueError } from "./job_queue_error.ts";
+import { assertMethodName } from "./_validate.ts";
 
 /** Options of {@linkcode FileJobStore}. */
 export interface FileJobStoreOptions {
@@ -25,6 +26,8 @@ export interface FileJobStoreOptions {
   fsync: boolean;
   /** How long an engine may go unheard before its claims are recovered, in ms. */
   claimTimeout: number;
+  /** The permission bits of new files; new folders get them plus `x` where `r` is. */
+  fileMode: number;
   /** The id of the engine this store works for. */
   engineId: string;
   /** Receives problems that do not fail an operation (corrupt files, …). */
@@ -76,6 +79,25 @@ type EngineStatus = EngineRecord | typeof UNREADABLE;
 
 /** Temporary files: `.<name>.<engineId>-<created, base 36>-<n>.tmp`. */
 const TEMP_FILE_PATTERN = /^\..+\.([0-9a-f]{16})-([0-9a-z]+)-[0-9a-z]+\.tmp$/;
+
+/**
+ * The largest job file read, in bytes: a larger one is set aside unread, and
+ * a job that would need one is refused. Bounds the memory a file planted in
+ * the directory can take (a link to /dev/zero is not even opened).
+ */
+export const MAX_JOB_FILE_BYTES = 64 * 1024 * 1024;
+
+/** The largest claim, engine or unique-key file read, in bytes: these are small records. */
+const MAX_RECORD_BYTES = 64 * 1024;
+
+/** What a record file that is no regular file, or too large, reads as: never valid JSON. */
+const REFUSED_RECORD = "\u0000not a regular file";
+
+/** Engine ids as {@linkcode createEngineId} makes them. */
+const ENGINE_ID_PATTERN = /^[0-9a-f]{16}$/;
+
+/** The longest file name most file systems take, in bytes. */
+const MAX_FILE_NAME_BYTES = 255;
 
 /** Files read at once when loading a directory. */
 const READ_CONCURRENCY = 32;
@@ -142,6 +164,8 @@ export class FileJobStore implements JobStore {
   readonly #token: string;
   readonly #fs: FileSystemAdapter;
   readonly #fsync: boolean;
+  readonly #fileMode: number;
+  readonly #directoryMode: number;
   readonly #claimTimeout: number;
   readonly #engineId: string;
   readonly #report: (error: JobQueueError) => void;
@@ -156,6 +180,11 @@ export class FileJobStore implements JobStore {
   readonly #adding = new Set<string>();
   /** Job file names that could not be read, reported once until readable again. */
   readonly #unreadableJobs = new Set<string>();
+  /**
+   * Corrupt job files that could not be set aside: reported once, and not
+   * read again while they stay listed.
+   */
+  readonly #stuckFiles = new Set<string>();
   /** Unreadable claim files and when they were first seen. */
   readonly #unreadableClaims = new Map<string, number>();
   #tempCounter = 0;
@@ -173,6 +202,8 @@ export class FileJobStore implements JobStore {
     this.#unique = join(internal, "unique");
     this.#fs = options.fs;
     this.#fsync = options.fsync;
+    this.#fileMode = options.fileMode;
+    this.#directoryMode = options.fileMode | ((options.fileMode & 0o444) >> 2);
     this.#claimTimeout = options.claimTimeout;
     this.#engineId = options.engineId;
     this.#token = this.#tokenPath(options.engineId);
@@ -183,7 +214,7 @@ export class FileJobStore implements JobStore {
   async open(): Promise<void> {
     try {
       for (const path of [this.#claims, this.#engines, this.#corrupt, this.#unique]) {
-        await this.#fs.mkdir(path);
+        await this.#fs.mkdir(path, { mode: this.#directoryMode });
       }
       // The job directory may be new: its own entry must survive a power
       // loss too, or every job file in it would go with it.
@@ -281,8 +312,18 @@ export class FileJobStore implements JobStore {
   async #prepare(job: Job, lateOccurrences = 0): Promise<PreparedJob> {
     const path = this.#jobPath(fileNameOf(job));
     const temp = this.#tempPathFor(path);
+    const data = JSON.stringify(job);
+    if (isTooLargeForJobFile(data)) {
+      return {
+        job,
+        error: new RangeError(
+          `Cannot schedule job ${job.methodName}: its file would be over the limit of ` +
+            `${MAX_JOB_FILE_BYTES} bytes; keep large data in files of your own and pass their paths`,
+        ),
+      };
+    }
     try {
-      await this.#fs.writeTextFile(temp, JSON.stringify(job), { sync: this.#fsync });
+      await this.#writeNew(temp, data, { sync: this.#fsync });
     } catch (cause) {
       await this.#removeIfExists(temp).catch(() => {});
       return { job, error: this.#error("Cannot schedule the job", cause, job) };
@@ -559,6 +600,7 @@ export class FileJobStore implements JobStore {
       for (const name of this.#knownFiles) {
         if (!listed.has(name)) {
           this.#knownFiles.delete(name);
+          this.#stuckFiles.delete(name);
           removed.push(idOfFileName(name));
         }
       }
@@ -572,8 +614,11 @@ export class FileJobStore implements JobStore {
     // Known only once the whole poll has succeeded: a poll that fails half-way
     // must not hide the jobs it read from the next one. The names are the
     // listing's own strings: with many jobs, copies would cost megabytes.
-    // (Files that turned out unreadable or corrupt are left out.)
-    const unknown = new Set(toRead.filter((_, index) => read[index] === undefined));
+    // (Files that turned out unreadable or corrupt are left out, but for
+    // corrupt ones that could not be set aside: read once, reported once.)
+    const unknown = new Set(
+      toRead.filter((name, index) => read[index] === undefined && !this.#stuckFiles.has(name)),
+    );
     for (const name of fresh) if (!unknown.has(name)) this.#knownFiles.add(name);
     return { added, removed, claimed };
   }
@@ -719,7 +764,9 @@ export class FileJobStore implements JobStore {
       const text = await this.#readIfExists(path);
       if (text === undefined) continue;
       const holder = parseJson(text) as UniqueRecord | undefined;
-      if (typeof holder?.jobId === "string" && typeof holder.methodName === "string") {
+      // Names from a file reach paths only when they are names jobq makes;
+      // a record with others is no key of a job, and is taken over.
+      if (holder !== undefined && isJobName(holder.methodName, holder.jobId)) {
         const held = await this.#readJob(`${holder.methodName}__${holder.jobId}.json`);
         if (held !== undefined && isRunnable(held)) return held;
         if (held === undefined) {
@@ -789,7 +836,7 @@ export class FileJobStore implements JobStore {
    * the claim: the other engine's run then owns the job's file.
    */
   async #holdsClaim(job: Job): Promise<boolean> {
-    const text = await this.#fs.readTextFile(this.#claimPath(job)).catch((cause) => {
+    const text = await this.#readRecord(this.#claimPath(job)).catch((cause) => {
       if (isNotFound(cause)) return undefined;
       throw this.#error(`Cannot read the claim on job ${job.key}`, cause, job);
     });
@@ -853,7 +900,7 @@ export class FileJobStore implements JobStore {
   async #linkNew(path: string, data: string): Promise<boolean> {
     const temp = this.#tempPathFor(path);
     try {
-      await this.#fs.writeTextFile(temp, data);
+      await this.#writeNew(temp, data);
       await this.#fs.link(temp, path);
       return true;
     } catch (cause) {
@@ -897,13 +944,29 @@ export class FileJobStore implements JobStore {
     // so that a crashed writer's leftovers can be told from live writes.
     const tempPath = this.#tempPathFor(path);
     try {
-      await this.#fs.writeTextFile(tempPath, data, { sync });
+      // The file keeps the mode its owner gave it.
+      const mode = await this.#fs.lstat(path).then(
+        (info) => info.kind === "file" ? info.mode : undefined,
+        (error) => {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        },
+      );
+      await this.#writeNew(tempPath, data, { sync, ...(mode === undefined ? {} : { mode }) });
       await this.#fs.rename(tempPath, path);
     } catch (error) {
       await this.#fs.remove(tempPath).catch(() => {});
       throw error;
     }
     if (sync && syncDirectory) await this.#fs.syncDir(dirname(path));
+  }
+
+  /**
+   * Creates a file with this store's mode unless told another, never
+   * through a link planted at its (predictable) name.
+   */
+  async #writeNew(path: string, data: string, options: WriteTextFileOptions = {}): Promise<void> {
+    await this.#fs.writeTextFile(path, data, { mode: this.#fileMode, ...options, createNew: true });
   }
 
   async #syncJobDirectory(): Promise<void> {
@@ -914,18 +977,24 @@ export class FileJobStore implements JobStore {
 
   /**
    * Reads and validates a job file. A file that is gone yields `undefined`.
-   * One whose content is not the job its name promises is set aside and
-   * reported. One that cannot be read at all (a directory, no permission, a
-   * passing I/O error) may recover, so it stays where it is: with `"skip"`
-   * it is reported once and skipped, with `"throw"` the error is thrown.
+   * One whose content is not the job its name promises, or that is no
+   * regular file (a link, a FIFO, a device) or is too large to read, is set
+   * aside and reported. One that cannot be read at all (a directory, no
+   * permission, a passing I/O error) may recover, so it stays where it is:
+   * with `"skip"` it is reported once and skipped, with `"throw"` the error
+   * is thrown.
    */
   async #readJob(name: string, unreadable: "skip" | "throw" = "skip"): Promise<Job | undefined> {
     let text: string;
     try {
-      text = await this.#fs.readTextFile(this.#jobPath(name));
+      text = await this.#fs.readTextFile(this.#jobPath(name), { maxBytes: MAX_JOB_FILE_BYTES });
       this.#unreadableJobs.delete(name);
     } catch (cause) {
       if (isNotFound(cause)) return undefined;
+      if (isRefusedFile(cause)) {
+        await this.#setAside(name, new TypeError(refusalOf(cause), { cause }));
+        return undefined;
+      }
       if (unreadable === "throw") throw this.#error(`Cannot read job file ${name}`, cause);
       if (!this.#unreadableJobs.has(name)) {
         this.#unreadableJobs.add(name);
@@ -939,7 +1008,7 @@ export class FileJobStore implements JobStore {
       return undefined;
     }
     try {
-      const job = Job.fromJSON(JSON.parse(text));
+      const job = Job.fromJSON(parseJobText(text));
       if (fileNameOf(job) !== name) {
         throw new TypeError(`it holds job ${job.key}, which belongs in ${fileNameOf(job)}`);
       }
@@ -951,14 +1020,20 @@ export class FileJobStore implements JobStore {
   }
 
   async #setAside(name: string, cause: unknown): Promise<void> {
-    const target = join(this.#corrupt, `${name}.${Date.now()}-${randomHex()}`);
+    // Named after the file, shortened if need be so that the name still fits.
+    const suffix = `.${Date.now()}-${randomHex()}`;
+    const target = join(this.#corrupt, `${truncateName(name, suffix)}${suffix}`);
     try {
       await this.#fs.rename(this.#jobPath(name), target);
+      this.#stuckFiles.delete(name);
     } catch (renameError) {
       if (isNotFound(renameError)) return; // another engine set it aside first
+      // Reported once: polls leave it alone while it stays listed.
+      if (this.#stuckFiles.has(name)) return;
+      this.#stuckFiles.add(name);
       this.#report(
         this.#error(
-          `Cannot set aside the unreadable job file ${name}`,
+          `Cannot set aside job file ${name}, which is not a valid job (${messageOf(cause)})`,
           renameError,
           undefined,
           name,
@@ -977,28 +1052,32 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Reads the engine files. One that exists but cannot be read this time
-   * (a passing I/O error) counts as alive: taking a live engine for dead
-   * would run its jobs twice. One that is not an engine record is left out,
-   * and so counts as dead.
+   * Reads the engine files, `<engineId>.json`. One that exists but cannot be
+   * read this time (a passing I/O error) counts as alive: taking a live
+   * engine for dead would run its jobs twice. One that is not the record of
+   * the engine its name says (other files, links, forgeries) is left out,
+   * and so counts as dead. Ids come from names checked to be engine ids, so
+   * that removing a dead engine's files never reaches outside the folder.
    */
   async #readEngines(): Promise<Map<string, EngineStatus>> {
     const engines = new Map<string, EngineStatus>();
     for (const name of await this.#listDirectory(this.#engines)) {
-      if (!isJobFileName(name)) continue;
+      if (!name.endsWith(".json")) continue;
+      const engineId = stripJson(name);
+      if (!ENGINE_ID_PATTERN.test(engineId)) continue;
       let text: string;
       try {
-        text = await this.#fs.readTextFile(join(this.#engines, name));
+        text = await this.#readRecord(join(this.#engines, name));
       } catch (cause) {
-        if (!isNotFound(cause)) engines.set(stripJson(name), UNREADABLE);
+        if (!isNotFound(cause)) engines.set(engineId, UNREADABLE);
         continue;
       }
       const record = parseJson(text) as EngineRecord | undefined;
       if (
-        typeof record?.engineId === "string" && typeof record.heartbeatAt === "number" &&
+        record?.engineId === engineId && typeof record.heartbeatAt === "number" &&
         typeof record.pid === "number"
       ) {
-        engines.set(record.engineId, record);
+        engines.set(engineId, record);
       }
     }
     return engines;
@@ -1060,7 +1139,7 @@ export class FileJobStore implements JobStore {
       throw this.#error(`Cannot recover ${path}`, cause);
     }
     try {
-      if (await this.#fs.readTextFile(stolen) !== staleText) {
+      if (await this.#readRecord(stolen) !== staleText) {
         await this.#fs.link(stolen, path).catch((cause) => {
           this.#report(this.#error(`A live ${path} was lost during recovery`, cause));
         });
@@ -1114,9 +1193,21 @@ export class FileJobStore implements JobStore {
     }
   }
 
+  /**
+   * Reads one of jobq's own small records (claim, engine, unique key). One
+   * that is no regular file or too large reads as {@linkcode REFUSED_RECORD}:
+   * damaged like any record that does not parse, and recovered as one.
+   */
+  #readRecord(path: string): Promise<string> {
+    return this.#fs.readTextFile(path, { maxBytes: MAX_RECORD_BYTES }).catch((error) => {
+      if (isRefusedFile(error)) return REFUSED_RECORD;
+      throw error;
+    });
+  }
+
   async #readIfExists(path: string): Promise<string | undefined> {
     try {
-      return await this.#fs.readTextFile(path);
+      return await this.#readRecord(path);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -1144,6 +1235,11 @@ export class FileJobStore implements JobStore {
   }
 
   #jobPath(name: string): string {
+    // Names come from listings and from validated names; a path in one
+    // would be a bug, never a reason to reach outside the directory.
+    if (basename(name) !== name || name === "..") {
+      throw new TypeError(`Cannot use ${JSON.stringify(name)} as a job file name`);
+    }
     return join(this.#directory, name);
   }
 
@@ -1227,6 +1323,53 @@ class NamedJob implements JobRef {
 
   get key(): string {
     return this.#name.slice(0, -".json".length);
+  }
+}
+
+/** Whether a method name and a job id read from a file are ones jobq makes. */
+function isJobName(methodName: unknown, jobId: unknown): boolean {
+  try {
+    assertMethodName(methodName);
+  } catch {
+    return false;
+  }
+  return typeof jobId === "string" && JOB_ID_PATTERN.test(jobId);
+}
+
+/** Whether a job file holding `text` would be over {@linkcode MAX_JOB_FILE_BYTES}. */
+function isTooLargeForJobFile(text: string): boolean {
+  // At most 3 bytes per UTF-16 unit: only a long text needs counting.
+  return text.length * 3 > MAX_JOB_FILE_BYTES && encoder.encode(text).length > MAX_JOB_FILE_BYTES;
+}
+
+const encoder = new TextEncoder();
+
+/** `name`, shortened by whole characters so that it and `suffix` fit in one file name. */
+function truncateName(name: string, suffix: string): string {
+  const room = MAX_FILE_NAME_BYTES - encoder.encode(suffix).length;
+  let kept = name;
+  while (encoder.encode(kept).length > room) kept = Array.from(kept).slice(0, -1).join("");
+  return kept;
+}
+
+/** Why a job file was refused unread (see `isRefusedFile`). */
+function refusalOf(error: unknown): string {
+  switch ((error as { code?: unknown }).code) {
+    case "ELOOP":
+      return "it is a symbolic link, which jobq does not follow";
+    case "EFBIG":
+      return `it is over the limit of ${MAX_JOB_FILE_BYTES} bytes for a job file`;
+    default:
+      return "it is not a regular file (a FIFO, a socket or a device)";
+  }
+}
+
+/** Parses a job file; the error does not quote it (it may be anything). */
+function parseJobText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TypeError("it is not valid JSON");
   }
 }
 

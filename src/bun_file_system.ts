@@ -3,7 +3,6 @@ import { NodeFileSystem } from "./node_file_system.ts";
 
 /** The part of the `Bun` namespace this adapter uses. */
 interface BunApi {
-  file(path: string): { text(): Promise<string> };
   write(path: string, data: string, options: { createPath: boolean }): Promise<number>;
 }
 
@@ -14,8 +13,10 @@ function bun(): BunApi {
 
 /**
  * The {@linkcode FileSystemAdapter} for Bun, jobq's choice under Bun:
- * `Bun.file` and `Bun.write` for plain reads and writes, where they are
- * faster, and `node:fs` for the rest (exclusive creation, fsync, links).
+ * `Bun.write` for plain writes, where it is faster, and `node:fs` for the
+ * rest: reads that must not follow links, and writes that create a file
+ * exclusively, with a mode or synced, which is how jobq's own writes are
+ * made.
  *
  * @example Choosing the adapter explicitly (under Bun)
  * ```ts ignore
@@ -26,18 +27,13 @@ function bun(): BunApi {
  * ```
  */
 export class BunFileSystem extends NodeFileSystem {
-  /** Reads a whole file as UTF-8 text with `Bun.file`. */
-  override readTextFile(path: string): Promise<string> {
-    return bun().file(path).text();
-  }
-
-  /** Writes with `Bun.write`, or through `node:fs` when exclusive or synced. */
+  /** Writes with `Bun.write`, or through `node:fs` when exclusive, with a mode or synced. */
   override async writeTextFile(
     path: string,
     data: string,
     options: WriteTextFileOptions = {},
   ): Promise<void> {
-    if (options.sync) {
+    if (options.sync || options.createNew || options.mode !== undefined) {
       return super.writeTextFile(path, data, options);
     }
     // createPath: false, so that a deleted directory fails as on Node and Deno.

@@ -1,22 +1,37 @@
 import { PID_NAMESPACE_LINK, processMayExist, withPidNamespace } from "./_host.ts";
-import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
+import { readRegularTextFile } from "./_read_text_file.ts";
+import type {
+  FileInfo,
+  FileSystemAdapter,
+  MkdirOptions,
+  ReadTextFileOptions,
+  WriteTextFileOptions,
+} from "./file_system.ts";
 
 /** The part of the `Deno` namespace this adapter uses. */
 interface DenoFsApi {
-  readTextFile(path: string): Promise<string>;
   open(
     path: string,
     options: {
       read?: boolean;
       write?: boolean;
       create?: boolean;
+      createNew?: boolean;
       truncate?: boolean;
+      mode?: number;
     },
   ): Promise<DenoFile>;
+  lstat(path: string): Promise<{
+    isFile: boolean;
+    isDirectory: boolean;
+    isSymlink: boolean;
+    size: number;
+    mode: number | null;
+  }>;
   rename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
   readDir(path: string): AsyncIterable<{ name: string }>;
-  mkdir(path: string, options: { recursive: boolean }): Promise<void>;
+  mkdir(path: string, options: { recursive: boolean; mode?: number }): Promise<void>;
   link(existing: string, newPath: string): Promise<void>;
   hostname(): string;
   readLinkSync(path: string): string;
@@ -47,6 +62,8 @@ const encoder = new TextEncoder();
 /**
  * The {@linkcode FileSystemAdapter} on the `Deno` namespace, jobq's choice
  * under Deno. Deno's errors already carry POSIX codes (`"ENOENT"`, …).
+ * Reads go through Deno's `node:fs`, whose `open` can refuse links and
+ * leave FIFOs alone (`O_NOFOLLOW`, `O_NONBLOCK`), which `Deno.open` cannot.
  *
  * @example Choosing the adapter explicitly
  * ```ts
@@ -60,9 +77,9 @@ const encoder = new TextEncoder();
  * ```
  */
 export class DenoFileSystem implements FileSystemAdapter {
-  /** Reads a whole file as UTF-8 text. */
-  readTextFile(path: string): Promise<string> {
-    return deno().readTextFile(path);
+  /** Reads a whole regular file as UTF-8 text, never through a link. */
+  readTextFile(path: string, options: ReadTextFileOptions = {}): Promise<string> {
+    return readRegularTextFile(path, options.maxBytes);
   }
 
   /** Creates or replaces a file, exclusively and synced when asked. */
@@ -73,8 +90,8 @@ export class DenoFileSystem implements FileSystemAdapter {
   ): Promise<void> {
     const file = await deno().open(path, {
       write: true,
-      create: true,
-      truncate: true,
+      ...(options.createNew ? { createNew: true } : { create: true, truncate: true }),
+      mode: options.mode ?? 0o666,
     });
     try {
       let bytes = encoder.encode(data);
@@ -103,8 +120,8 @@ export class DenoFileSystem implements FileSystemAdapter {
   }
 
   /** Creates a directory and its parents; succeeds if it exists. */
-  mkdir(path: string): Promise<void> {
-    return deno().mkdir(path, { recursive: true });
+  mkdir(path: string, options: MkdirOptions = {}): Promise<void> {
+    return deno().mkdir(path, { recursive: true, mode: options.mode ?? 0o777 });
   }
 
   /** Creates a hard link; fails with `"EEXIST"` if `newPath` exists. */
@@ -120,6 +137,19 @@ export class DenoFileSystem implements FileSystemAdapter {
     } finally {
       directory.close();
     }
+  }
+
+  /** Tells what a path is, its size and mode, without following a link. */
+  async lstat(path: string): Promise<FileInfo> {
+    const info = await deno().lstat(path);
+    const kind = info.isFile
+      ? "file"
+      : info.isDirectory
+      ? "directory"
+      : info.isSymlink
+      ? "symlink"
+      : "other";
+    return { kind, size: info.size, ...(info.mode === null ? {} : { mode: info.mode & 0o7777 }) };
   }
 
   /**

@@ -6,6 +6,83 @@ export interface WriteTextFileOptions {
    * @default {false}
    */
   sync?: boolean;
+  /**
+   * Create the file, failing with `"EEXIST"` if the name exists, even as a
+   * symbolic link (`O_CREAT | O_EXCL`): nothing is written through a link
+   * someone planted at the name.
+   *
+   * @default {false}
+   */
+  createNew?: boolean;
+  /**
+   * The permission bits of a file this call creates; the process umask
+   * applies. A file that exists keeps its own.
+   *
+   * @default {0o666}
+   */
+  mode?: number;
+}
+
+/**
+ * Options for {@linkcode FileSystemAdapter.readTextFile}.
+ *
+ * @example
+ * ```ts
+ * import type { ReadTextFileOptions } from "@x/jobq";
+ *
+ * const options: ReadTextFileOptions = { maxBytes: 1024 * 1024 };
+ * ```
+ */
+export interface ReadTextFileOptions {
+  /**
+   * Fail with `"EFBIG"` rather than read a file larger than this, in bytes.
+   *
+   * @default {Infinity}
+   */
+  maxBytes?: number;
+}
+
+/**
+ * Options for {@linkcode FileSystemAdapter.mkdir}.
+ *
+ * @example
+ * ```ts
+ * import type { MkdirOptions } from "@x/jobq";
+ *
+ * const options: MkdirOptions = { mode: 0o700 };
+ * ```
+ */
+export interface MkdirOptions {
+  /**
+   * The permission bits of every directory this call creates; the process
+   * umask applies. Directories that exist keep their own.
+   *
+   * @default {0o777}
+   */
+  mode?: number;
+}
+
+/**
+ * What {@linkcode FileSystemAdapter.lstat} tells about a path: of a symbolic
+ * link, the link itself.
+ *
+ * @example
+ * ```ts
+ * import type { FileInfo } from "@x/jobq";
+ *
+ * const info: FileInfo = { kind: "file", size: 42, mode: 0o600 };
+ * ```
+ */
+export interface FileInfo {
+  /**
+   * `"file"` for a regular file, `"directory"`, `"symlink"`, or `"other"`
+   * (a FIFO, a socket, a device).
+   */
+  kind: "file" | "directory" | "symlink" | "other";
+  /** The size in bytes. */
+  size: number;
+  /** The permission bits (`0o777` and the setuid, setgid and sticky bits), where the system has them. */
+  mode?: number;
 }
 
 /**
@@ -26,7 +103,7 @@ export interface WriteTextFileOptions {
  * const inner = new NodeFileSystem();
  * let writes = 0;
  * const counting: FileSystemAdapter = {
- *   readTextFile: (path) => inner.readTextFile(path),
+ *   readTextFile: (path, options) => inner.readTextFile(path, options),
  *   writeTextFile: (path, data, options) => {
  *     writes++;
  *     return inner.writeTextFile(path, data, options);
@@ -34,15 +111,20 @@ export interface WriteTextFileOptions {
  *   rename: (from, to) => inner.rename(from, to),
  *   remove: (path) => inner.remove(path),
  *   readDir: (path) => inner.readDir(path),
- *   mkdir: (path) => inner.mkdir(path),
+ *   mkdir: (path, options) => inner.mkdir(path, options),
  *   link: (existing, newPath) => inner.link(existing, newPath),
  *   syncDir: (path) => inner.syncDir(path),
+ *   lstat: (path) => inner.lstat(path),
  * };
  * ```
  */
 export interface FileSystemAdapter {
-  /** Reads a whole file as UTF-8 text. */
-  readTextFile(path: string): Promise<string>;
+  /**
+   * Reads a whole regular file as UTF-8 text, without following a symbolic
+   * link (fails with `"ELOOP"`) and without waiting on a FIFO or reading a
+   * device (fails with `"EFTYPE"`; a directory with `"EISDIR"`).
+   */
+  readTextFile(path: string, options?: ReadTextFileOptions): Promise<string>;
   /** Creates or replaces a file with UTF-8 text. */
   writeTextFile(
     path: string,
@@ -56,11 +138,13 @@ export interface FileSystemAdapter {
   /** Lists the names of the entries of a directory. */
   readDir(path: string): Promise<string[]>;
   /** Creates a directory and its parents; succeeds if it exists. */
-  mkdir(path: string): Promise<void>;
+  mkdir(path: string, options?: MkdirOptions): Promise<void>;
   /** Creates a hard link; fails with `"EEXIST"` if `newPath` exists. */
   link(existing: string, newPath: string): Promise<void>;
   /** Flushes a directory's entries (creations, renames) to the disk. */
   syncDir(path: string): Promise<void>;
+  /** Tells what a path is, its size and mode, without following a symbolic link. */
+  lstat(path: string): Promise<FileInfo>;
   /**
    * What identifies the set of processes this one can check with
    * {@linkcode isProcessAlive}: the host name and, where the system tells it,

@@ -293,7 +293,8 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
    * @param spec What to run and when.
    * @returns The stored job.
    * @throws {TypeError} When the spec is malformed; nothing is written.
-   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {RangeError} When a date or wait time is out of range, or the job
+   *   would take a file over 64 MiB.
    * @throws {JobQueueError} When the file cannot be written or the queue is disposed.
    *
    * @example A job for tomorrow

@@ -115,6 +115,17 @@ export interface JobQueueEngineOptions {
    * @default {100}
    */
   maxOverdueHandlers?: number;
+  /**
+   * The permission bits of the files jobq creates (job files hold their
+   * params); the folders it creates get the same bits plus search (`x`)
+   * wherever reading is allowed: `0o600` gives folders `0o700`, `0o640`
+   * gives `0o750`. The process umask applies, as to any file it creates.
+   * Must allow the owner to read and write. A file jobq rewrites keeps the
+   * mode it has (the umask applies there too).
+   *
+   * @default {0o600}
+   */
+  fileMode?: number;
 }
 
 /**
@@ -347,6 +358,7 @@ export class JobQueueEngine {
       fs: options.fs ?? defaultFileSystem(),
       fsync: options.fsync ?? true,
       claimTimeout,
+      fileMode: validateFileMode(options.fileMode ?? 0o600),
       engineId: createEngineId(),
       report: (error) => this.#emit("error", error),
     });
@@ -470,7 +482,8 @@ export class JobQueueEngine {
    * @param spec What to run and when.
    * @returns The stored job.
    * @throws {TypeError} When the spec is malformed; nothing is written.
-   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {RangeError} When a date or wait time is out of range, or the job
+   *   would take a file over 64 MiB.
    * @throws {JobQueueError} When the file cannot be written or the engine is disposed.
    */
   async scheduleJob(spec: JobSpec): Promise<Job> {
@@ -489,7 +502,8 @@ export class JobQueueEngine {
    * @returns The stored jobs, in the order of `specs` (for a spec whose
    *   `uniqueKey` a waiting job holds, that job).
    * @throws {TypeError} When a spec is malformed; its index is in the message.
-   * @throws {RangeError} When a date or wait time is out of range.
+   * @throws {RangeError} When a date or wait time is out of range, or the job
+   *   would take a file over 64 MiB.
    * @throws {JobQueueError} When a file cannot be written or the engine is disposed.
    */
   async scheduleJobs(specs: readonly JobSpec[]): Promise<Job[]> {
@@ -1642,6 +1656,20 @@ function validateCount(name: string, value: number): number {
       `Cannot set '${name}' as it must be a positive integer or Infinity: current value is ${
         String(value)
       }`,
+    );
+  }
+  return value;
+}
+
+function validateFileMode(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0o777 || (value & 0o600) !== 0o600) {
+    throw new RangeError(
+      "Cannot set 'fileMode' as it must be permission bits from 0o600 to 0o777 that let the " +
+        `owner read and write: current value is ${
+          typeof value === "number" && Number.isInteger(value) && value >= 0
+            ? `0o${value.toString(8)}`
+            : String(value)
+        }`,
     );
   }
   return value;

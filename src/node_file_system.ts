@@ -2,7 +2,14 @@ import { readlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { hostname } from "node:os";
 import { PID_NAMESPACE_LINK, processMayExist, withPidNamespace } from "./_host.ts";
-import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
+import { kindOf, readRegularTextFile } from "./_read_text_file.ts";
+import type {
+  FileInfo,
+  FileSystemAdapter,
+  MkdirOptions,
+  ReadTextFileOptions,
+  WriteTextFileOptions,
+} from "./file_system.ts";
 
 /**
  * The {@linkcode FileSystemAdapter} on `node:fs/promises`, jobq's choice under
@@ -20,18 +27,18 @@ import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
  * ```
  */
 export class NodeFileSystem implements FileSystemAdapter {
-  /** Reads a whole file as UTF-8 text. */
-  readTextFile(path: string): Promise<string> {
-    return fs.readFile(path, "utf8");
+  /** Reads a whole regular file as UTF-8 text, never through a link. */
+  readTextFile(path: string, options: ReadTextFileOptions = {}): Promise<string> {
+    return readRegularTextFile(path, options.maxBytes);
   }
 
-  /** Creates or replaces a file, synced when asked. */
+  /** Creates or replaces a file, exclusively and synced when asked. */
   async writeTextFile(
     path: string,
     data: string,
     options: WriteTextFileOptions = {},
   ): Promise<void> {
-    const file = await fs.open(path, "w");
+    const file = await fs.open(path, options.createNew ? "wx" : "w", options.mode ?? 0o666);
     try {
       await file.writeFile(data, "utf8");
       if (options.sync) await file.datasync();
@@ -56,8 +63,8 @@ export class NodeFileSystem implements FileSystemAdapter {
   }
 
   /** Creates a directory and its parents; succeeds if it exists. */
-  async mkdir(path: string): Promise<void> {
-    await fs.mkdir(path, { recursive: true });
+  async mkdir(path: string, options: MkdirOptions = {}): Promise<void> {
+    await fs.mkdir(path, { recursive: true, mode: options.mode ?? 0o777 });
   }
 
   /** Creates a hard link; fails with `"EEXIST"` if `newPath` exists. */
@@ -73,6 +80,12 @@ export class NodeFileSystem implements FileSystemAdapter {
     } finally {
       await directory.close();
     }
+  }
+
+  /** Tells what a path is, its size and mode, without following a link. */
+  async lstat(path: string): Promise<FileInfo> {
+    const stats = await fs.lstat(path);
+    return { kind: kindOf(stats), size: stats.size, mode: stats.mode & 0o7777 };
   }
 
   /** This host's name, and its pid namespace on Linux. */

@@ -3,7 +3,14 @@
  * records it, and makes the calls a test picks fail with the error code it
  * picks ("EIO", "ENOSPC", "EACCES", …), as a failing disk would.
  */
-import { type FileSystemAdapter, NodeFileSystem, type WriteTextFileOptions } from "../mod.ts";
+import {
+  type FileInfo,
+  type FileSystemAdapter,
+  type MkdirOptions,
+  NodeFileSystem,
+  type ReadTextFileOptions,
+  type WriteTextFileOptions,
+} from "../mod.ts";
 
 /** The adapter methods that touch the disk, which rules can make fail. */
 export type FsMethod =
@@ -14,7 +21,8 @@ export type FsMethod =
   | "readDir"
   | "mkdir"
   | "link"
-  | "syncDir";
+  | "syncDir"
+  | "lstat";
 
 /** One call to the adapter, as recorded. */
 export interface FsCall {
@@ -145,8 +153,11 @@ export class FaultyFileSystem implements FileSystemAdapter {
     return this.calls.filter((call) => call.method === method);
   }
 
-  readTextFile(path: string): Promise<string> {
-    return this.#call({ method: "readTextFile", path }, () => this.#inner.readTextFile(path));
+  readTextFile(path: string, options?: ReadTextFileOptions): Promise<string> {
+    return this.#call(
+      { method: "readTextFile", path },
+      () => this.#inner.readTextFile(path, options),
+    );
   }
 
   writeTextFile(path: string, data: string, options?: WriteTextFileOptions): Promise<void> {
@@ -169,8 +180,8 @@ export class FaultyFileSystem implements FileSystemAdapter {
     return this.#call({ method: "readDir", path }, () => this.#inner.readDir(path));
   }
 
-  mkdir(path: string): Promise<void> {
-    return this.#call({ method: "mkdir", path }, () => this.#inner.mkdir(path));
+  mkdir(path: string, options?: MkdirOptions): Promise<void> {
+    return this.#call({ method: "mkdir", path }, () => this.#inner.mkdir(path, options));
   }
 
   link(existing: string, newPath: string): Promise<void> {
@@ -182,6 +193,10 @@ export class FaultyFileSystem implements FileSystemAdapter {
 
   syncDir(path: string): Promise<void> {
     return this.#call({ method: "syncDir", path }, () => this.#inner.syncDir(path));
+  }
+
+  lstat(path: string): Promise<FileInfo> {
+    return this.#call({ method: "lstat", path }, () => this.#inner.lstat(path));
   }
 
   hostId(): string | undefined {

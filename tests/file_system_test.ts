@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, constants, openSync } from "node:fs";
+import { chmod, stat, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import {
   BunFileSystem,
   DenoFileSystem,
@@ -12,6 +14,7 @@ import {
   NodeFileSystem,
 } from "../mod.ts";
 import { runtime, withTempDir } from "./_helpers.ts";
+import { withDeadline } from "./_process_helpers.ts";
 
 /**
  * The adapters this runtime can run: `node:fs` works everywhere, the Deno and
@@ -32,6 +35,29 @@ async function assertCode(promise: Promise<unknown>, code: string): Promise<void
 }
 
 const TEXT = "héllo wörld — 你好 🌍\nsecond line\n";
+
+// Modes are checked as created under the usual umask.
+let umask: number;
+before(() => {
+  umask = process.umask(0o022);
+});
+after(() => {
+  process.umask(umask);
+});
+
+/** The permission bits of a path. */
+async function modeOf(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o777;
+}
+
+/** Lets a reader blocked on opening a FIFO go, so that a failing test cannot hang the run. */
+function unblockFifo(path: string): void {
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // No reader waits (ENXIO): nothing to unblock.
+  }
+}
 
 for (const [name, create] of adapters) {
   describe(`${name} (FileSystemAdapter conformance)`, () => {
@@ -213,6 +239,114 @@ for (const [name, create] of adapters) {
       });
     });
 
+    test("writeTextFile() with createNew creates a file, and fails with EEXIST when the name exists", async () => {
+      await withTempDir(async (dir) => {
+        const path = join(dir, "new.txt");
+        await fs.writeTextFile(path, TEXT, { createNew: true });
+        assert.equal(await fs.readTextFile(path), TEXT);
+        await assertCode(fs.writeTextFile(path, "again", { createNew: true }), "EEXIST");
+        assert.equal(await fs.readTextFile(path), TEXT);
+      });
+    });
+
+    test("writeTextFile() with createNew never writes through a symbolic link", async () => {
+      await withTempDir(async (dir) => {
+        const target = join(dir, "target.txt");
+        await writeFile(target, "target");
+        const link = join(dir, "link.tmp");
+        await symlink(target, link);
+        await assertCode(fs.writeTextFile(link, TEXT, { createNew: true }), "EEXIST");
+        const dangling = join(dir, "dangling.tmp");
+        await symlink(join(dir, "missing.txt"), dangling);
+        await assertCode(fs.writeTextFile(dangling, TEXT, { createNew: true }), "EEXIST");
+        assert.equal(await fs.readTextFile(target), "target");
+        assert.deepEqual((await fs.readDir(dir)).sort(), [
+          "dangling.tmp",
+          "link.tmp",
+          "target.txt",
+        ]);
+      });
+    });
+
+    test("writeTextFile() creates a file with the mode given, synced or not", async () => {
+      await withTempDir(async (dir) => {
+        await fs.writeTextFile(join(dir, "a"), TEXT, { createNew: true, mode: 0o600 });
+        await fs.writeTextFile(join(dir, "b"), TEXT, { createNew: true, mode: 0o640, sync: true });
+        await fs.writeTextFile(join(dir, "c"), TEXT, { mode: 0o600 });
+        assert.equal(await modeOf(join(dir, "a")), 0o600);
+        assert.equal(await modeOf(join(dir, "b")), 0o640);
+        assert.equal(await modeOf(join(dir, "c")), 0o600);
+      });
+    });
+
+    test("mkdir() creates every missing folder with the mode given", async () => {
+      await withTempDir(async (dir) => {
+        await fs.mkdir(join(dir, "a", "b"), { mode: 0o700 });
+        assert.equal(await modeOf(join(dir, "a")), 0o700);
+        assert.equal(await modeOf(join(dir, "a", "b")), 0o700);
+      });
+    });
+
+    test("lstat() tells files, folders, links (not followed) and FIFOs apart, with size and mode", async () => {
+      await withTempDir(async (dir) => {
+        const file = join(dir, "file.txt");
+        await writeFile(file, "12345");
+        await chmod(file, 0o640);
+        await symlink(file, join(dir, "link"));
+        execFileSync("mkfifo", [join(dir, "fifo")]);
+        assert.deepEqual(await fs.lstat(file), { kind: "file", size: 5, mode: 0o640 });
+        assert.equal((await fs.lstat(dir)).kind, "directory");
+        assert.equal((await fs.lstat(join(dir, "link"))).kind, "symlink");
+        assert.equal((await fs.lstat(join(dir, "fifo"))).kind, "other");
+        assert.equal((await fs.lstat("/dev/zero")).kind, "other");
+        await assertCode(fs.lstat(join(dir, "missing")), "ENOENT");
+      });
+    });
+
+    test("readTextFile() never follows a symbolic link: it fails with ELOOP", async () => {
+      await withTempDir(async (dir) => {
+        const target = join(dir, "target.txt");
+        await writeFile(target, TEXT);
+        await symlink(target, join(dir, "link.json"));
+        await symlink("/dev/zero", join(dir, "zero.json"));
+        await assertCode(fs.readTextFile(join(dir, "link.json")), "ELOOP");
+        await assertCode(
+          withDeadline(fs.readTextFile(join(dir, "zero.json")), 5_000, "reading the link"),
+          "ELOOP",
+        );
+      });
+    });
+
+    test("readTextFile() of a FIFO, a device or a folder fails at once with EFTYPE or EISDIR", async () => {
+      await withTempDir(async (dir) => {
+        const fifo = join(dir, "fifo.json");
+        execFileSync("mkfifo", [fifo]);
+        try {
+          await assertCode(
+            withDeadline(fs.readTextFile(fifo), 5_000, "reading the FIFO"),
+            "EFTYPE",
+          );
+        } finally {
+          unblockFifo(fifo);
+        }
+        await assertCode(
+          withDeadline(fs.readTextFile("/dev/zero"), 5_000, "reading /dev/zero"),
+          "EFTYPE",
+        );
+        await assertCode(fs.readTextFile(dir), "EISDIR");
+      });
+    });
+
+    test("readTextFile() with maxBytes fails with EFBIG for a larger file, and reads one that fits", async () => {
+      await withTempDir(async (dir) => {
+        const path = join(dir, "a.txt");
+        const bytes = new TextEncoder().encode(TEXT).length;
+        await writeFile(path, TEXT);
+        assert.equal(await fs.readTextFile(path, { maxBytes: bytes }), TEXT);
+        await assertCode(fs.readTextFile(path, { maxBytes: bytes - 1 }), "EFBIG");
+      });
+    });
+
     test("hostId() names this host and, on Linux, its pid namespace", () => {
       const id = fs.hostId?.();
       assert.equal(typeof id, "string");
@@ -236,7 +370,7 @@ describe("the fs option of JobQueue", () => {
       const writes: string[] = [];
       const renames: Array<[from: string, to: string]> = [];
       const counting: FileSystemAdapter = {
-        readTextFile: (path) => inner.readTextFile(path),
+        readTextFile: (path, options) => inner.readTextFile(path, options),
         writeTextFile: (path, data, options) => {
           writes.push(path);
           return inner.writeTextFile(path, data, options);
@@ -247,9 +381,10 @@ describe("the fs option of JobQueue", () => {
         },
         remove: (path) => inner.remove(path),
         readDir: (path) => inner.readDir(path),
-        mkdir: (path) => inner.mkdir(path),
+        mkdir: (path, options) => inner.mkdir(path, options),
         link: (existing, newPath) => inner.link(existing, newPath),
         syncDir: (path) => inner.syncDir(path),
+        lstat: (path) => inner.lstat(path),
       };
       const queue = new JobQueue({ directory: dir, fs: counting, fsync: false });
       try {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, JobState, NodeFileSystem } from "../mod.ts";
+import { type Job, JobQueue, JobState, NodeFileSystem, type ReadTextFileOptions } from "../mod.ts";
 import {
   type Deferred,
   deferred,
@@ -30,8 +30,8 @@ class ReadObserver extends NodeFileSystem {
     return new Promise((resolve) => this.#waiters.add({ suffix, resolve }));
   }
 
-  override async readTextFile(path: string): Promise<string> {
-    const text = await super.readTextFile(path);
+  override async readTextFile(path: string, options?: ReadTextFileOptions): Promise<string> {
+    const text = await super.readTextFile(path, options);
     for (const waiter of this.#waiters) {
       if (!path.endsWith(waiter.suffix)) continue;
       this.#waiters.delete(waiter);
