@@ -423,7 +423,10 @@ export class FileJobStore implements JobStore {
       const revived = withChanges(current, {
         id: createJobId(now),
         state: JobState.NOT_STARTED,
+        // A clean slate: crashed runs counted against the old attempts
+        // would fail the new job before it runs.
         attempts: 0,
+        interruptions: undefined,
         executionDate: now,
         createdAt: now,
         startedAt: undefined,
