@@ -2,6 +2,7 @@ import * as nodeTimers from "node:timers";
 import { defaultFileSystem } from "./_default_file_system.ts";
 import { createEngineId, FileJobStore } from "./_file_job_store.ts";
 import { mapLimit } from "./_async.ts";
+import { MAX_EXECUTION_DATE } from "./_id.ts";
 import { byDate, byPriority, JobIndex } from "./_job_index.ts";
 import type { JobRef, JobStore } from "./_job_store.ts";
 import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
@@ -17,6 +18,7 @@ import {
   backoffDelay,
   DEFAULT_BACKOFF,
   type JobHandlerOptions,
+  MAX_BACKOFF_DELAY,
 } from "./retry.ts";
 
 /**
@@ -1085,7 +1087,11 @@ export class JobQueueEngine {
     // A job without a handler fails at once: waiting would not bring one.
     if (registration !== undefined && job.attempts < this.#attemptLimit(job)) {
       const backoff = job.backoff ?? registration.options.backoff ?? DEFAULT_BACKOFF;
-      const due = Math.ceil(Date.now() + this.#retryDelay(backoff, job, error));
+      // No later than a job file can hold, whatever the clock says.
+      const due = Math.min(
+        Math.ceil(Date.now() + this.#retryDelay(backoff, job, error)),
+        MAX_EXECUTION_DATE,
+      );
       const retrying = await this.#lockingQueue.run(
         job.id,
         () => this.#store.reschedule(job, toErrorRecord(error), due),
@@ -1151,10 +1157,26 @@ export class JobQueueEngine {
     return job.maxAttempts ?? this.#handlers.get(job.methodName)?.options.maxAttempts ?? 1;
   }
 
-  /** The wait before the next attempt; a broken backoff function falls back to the default. */
+  /**
+   * The wait before the next attempt; a broken backoff function falls back to
+   * the default, and one whose wait is out of range is brought within 0 to
+   * MAX_BACKOFF_DELAY: either is reported.
+   */
   #retryDelay(backoff: Backoff, job: Job, error: unknown): number {
     try {
-      return backoffDelay(backoff, job.attempts, error);
+      const delay = backoffDelay(backoff, job.attempts, error);
+      const clamped = Math.min(Math.max(delay, 0), MAX_BACKOFF_DELAY);
+      if (clamped !== delay) {
+        this.#emitError(
+          new JobQueueError(
+            `The backoff of '${job.methodName}' returned ${delay} ms, outside 0 to ` +
+              `${MAX_BACKOFF_DELAY} (one year), so job ${job.id} waits ${clamped} ms: make it ` +
+              "return a wait within that range",
+            { info: { job } },
+          ),
+        );
+      }
+      return clamped;
     } catch (cause) {
       this.#emitError(
         new JobQueueError(
@@ -1245,7 +1267,7 @@ export class JobQueueEngine {
   }
 
   #failureError(job: Job, failure: unknown): JobQueueError {
-    if (failure instanceof JobQueueError) {
+    if (isJobQueueError(failure)) {
       return new JobQueueError(failure.message, {
         ...(failure.cause === undefined ? {} : { cause: failure.cause }),
         info: { job },
@@ -1445,15 +1467,43 @@ function isWaiting(job: Job): boolean {
   return job.state === JobState.NOT_STARTED || job.state === JobState.IN_PROGRESS;
 }
 
+/**
+ * What a thrown value records: always strings, and never throws, whatever
+ * was thrown (an object without `toString`, a proxy, an Error whose stack is
+ * `null`), so that every failed attempt can be written and counted.
+ */
 function toErrorRecord(error: unknown): JobErrorRecord {
-  if (error instanceof Error) {
-    return {
-      name: error.name,
-      message: error.message,
-      ...(error.stack === undefined ? {} : { stack: error.stack }),
-    };
+  try {
+    if (error instanceof Error) {
+      const { name, message, stack } = error;
+      return {
+        name: typeof name === "string" ? name : "Error",
+        message: typeof message === "string" ? message : textOf(message),
+        ...(typeof stack === "string" ? { stack } : {}),
+      };
+    }
+  } catch {
+    // A getter or a proxy trap threw: described as any other value.
   }
-  return { name: "Error", message: String(error) };
+  return { name: "Error", message: textOf(error) };
+}
+
+/** `String(value)`, or a placeholder when that throws. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return "a value that cannot be turned into text";
+  }
+}
+
+/** `instanceof JobQueueError`, false for a value (a proxy) that throws when asked. */
+function isJobQueueError(value: unknown): value is JobQueueError {
+  try {
+    return value instanceof JobQueueError;
+  } catch {
+    return false;
+  }
 }
 
 function validateConcurrency(value: number): number {
