@@ -186,6 +186,20 @@ interface SettledWaiter {
   reject(error: unknown): void;
 }
 
+/**
+ * A completed job kept on disk, as pruning knows it: its file's name parts
+ * and when it completed, not its params or result.
+ */
+interface KeptCompletion extends JobRef {
+  readonly finishedAt: number;
+}
+
+/** What pruning needs to know of a completed job. */
+function keptCompletion(job: Job): KeptCompletion {
+  const { id, methodName, key, executionDate, finishedAt = 0 } = job;
+  return { id, methodName, key, executionDate, finishedAt };
+}
+
 /** A run of a job's handler: the job as last stored (progress replaces it), and whether it ended. */
 interface Run {
   job: Job;
@@ -241,8 +255,11 @@ export class JobQueueEngine {
   readonly #listeners = new Set<JobQueueEventListener>();
   readonly #handlers = new Map<string, Registration>();
   readonly #keepCompleted: boolean | KeepCompleted;
-  /** Completed jobs kept on disk that this engine knows of, oldest first, for pruning. */
-  #completedKept: Job[] = [];
+  /**
+   * Completed jobs kept on disk that this engine knows of, oldest first, for
+   * pruning by `{ count }` or `{ age }`: only what pruning needs of each.
+   */
+  #completedKept: KeptCompletion[] = [];
   /** The reason handlers are aborted with when dispose() times out. */
   #shutdownReason: JobQueueError | undefined;
   /** Jobs waiting for their date; those found in the directory not due yet are known by name. */
@@ -1072,8 +1089,9 @@ export class JobQueueEngine {
     this.#emit("debug", { message: "completed job", info: { job: completed } });
     this.#emit("completed", completed);
     this.#notifySettled(job.id, completed);
-    if (keep) {
-      this.#completedKept.push(completed);
+    // keepCompleted: true keeps every file, so there is nothing to remember.
+    if (typeof this.#keepCompleted === "object") {
+      this.#completedKept.push(keptCompletion(completed));
       await this.#pruneCompleted();
     }
   }
@@ -1290,10 +1308,10 @@ export class JobQueueEngine {
     const excess = this.#completedKept.length - count;
     // Decided before the first await: prunes run concurrently (completions,
     // polls), and each must work on the list as it is, not a stale copy.
-    const expired = this.#completedKept.filter((job, index) =>
-      index < excess || (job.finishedAt ?? 0) < oldestKept
+    const expired = new Set(
+      this.#completedKept.filter((job, index) => index < excess || job.finishedAt < oldestKept),
     );
-    this.#completedKept = this.#completedKept.filter((job) => !expired.includes(job));
+    this.#completedKept = this.#completedKept.filter((job) => !expired.has(job));
     for (const job of expired) {
       await this.#lockingQueue.run(job.id, () => this.#store.remove(job));
     }
@@ -1371,9 +1389,9 @@ export class JobQueueEngine {
       // Completed jobs found in the directory count towards the rule too.
       const completed = added.filter((job): job is Job =>
         job instanceof Job && job.state === JobState.COMPLETED
-      );
+      ).map(keptCompletion);
       this.#completedKept = [...this.#completedKept, ...completed]
-        .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+        .sort((a, b) => a.finishedAt - b.finishedAt);
     }
     for (const job of added) {
       if (job instanceof Job && !isWaiting(job)) {
