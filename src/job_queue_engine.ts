@@ -1024,15 +1024,15 @@ export class JobQueueEngine {
     if (claimed.interruptions > limit) {
       // Its process died each time it ran this job, more often than the job
       // has attempts: running it again would crash-loop.
-      return await this.#recordFailure(
-        claimed,
-        new JobQueueError(
+      return await this.#recordOutcome(claimed, {
+        kind: "failed",
+        error: new JobQueueError(
           `Job ${claimed.key} is not run again: its process died during ${claimed.interruptions} ` +
             `of its runs, more than its ${limit} attempt(s); find out why it kills its ` +
             "process, then retry it",
           { info: { job: claimed } },
         ),
-      );
+      });
     }
     this.#emit("debug", { message: "starting job", info: { job: claimed } });
     this.#emit("started", claimed);
@@ -1041,16 +1041,31 @@ export class JobQueueEngine {
     const outcome = await this.#invoke(run);
     run.done = true;
     if (outcome.kind === "interrupted") return await this.#giveBack(run.job);
-    try {
-      if (outcome.kind === "completed") {
-        return await this.#recordCompletion(run.job, outcome.result);
+    return await this.#recordOutcome(run.job, outcome);
+  }
+
+  /**
+   * Records how a run ended. While that cannot be written (a full disk), the
+   * claim is kept and the write tried again every poll interval, reporting
+   * each failure: giving the job back would run its handler again. Stops
+   * when the write succeeds or the claim turns out lost; at dispose(), the
+   * job is given back, to run again at a later start.
+   */
+  async #recordOutcome(
+    job: Job,
+    outcome: Exclude<Outcome, { kind: "interrupted" }>,
+  ): Promise<JobRef | undefined> {
+    for (;;) {
+      try {
+        return outcome.kind === "completed"
+          ? await this.#recordCompletion(job, outcome.result)
+          : await this.#recordFailure(job, outcome.error);
+      } catch (error) {
+        this.#emitError(error);
       }
-      return await this.#recordFailure(run.job, outcome.error);
-    } catch (error) {
-      // The outcome could not be written: give the job back so that it runs
-      // again rather than staying claimed until this process exits.
-      this.#emitError(error);
-      return await this.#giveBack(run.job);
+      if (this.#disposed !== undefined) return await this.#giveBack(job);
+      await new Promise((resolve) => setTimeout(resolve, this.#pollInterval));
+      if (this.#disposed !== undefined) return await this.#giveBack(job);
     }
   }
 
@@ -1092,7 +1107,8 @@ export class JobQueueEngine {
     // keepCompleted: true keeps every file, so there is nothing to remember.
     if (typeof this.#keepCompleted === "object") {
       this.#completedKept.push(keptCompletion(completed));
-      await this.#pruneCompleted();
+      // Reported, not thrown: the outcome is written, and must not be again.
+      await this.#pruneCompleted().catch((error) => this.#emitError(error));
     }
   }
 

@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { type Job, JobQueue, JobState } from "../mod.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
-import { deferred, nextEvent, withQueueOn, withTempDir } from "./_helpers.ts";
+import { deferred, nextEvent, recordEvents, withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
 
 function claimPath(directory: string, job: Job): string {
@@ -247,6 +247,127 @@ describe("faults", () => {
         await (disposed ?? queue.dispose());
       }
     });
+  });
+
+  describe("a disk full when the outcome is written", () => {
+    /** Makes the next `times` writes of job files fail with ENOSPC (every write without). */
+    function fillDisk(fs: FaultyFileSystem, directory: string, times?: number) {
+      return fs.fail({
+        method: "writeTextFile",
+        path: (path) => dirname(path) === directory,
+        code: "ENOSPC",
+        ...(times === undefined ? {} : { times }),
+      });
+    }
+
+    test(
+      "does not run a successful handler again: the engine keeps the claim and records the completion once the disk has room",
+      {
+        timeout: 15_000,
+      },
+      async () => {
+        await withTempDir(async (directory) => {
+          const fs = new FaultyFileSystem();
+          await withQueueOn(
+            directory,
+            { fs, pollInterval: 20, keepCompleted: true },
+            async (queue) => {
+              let runs = 0;
+              queue.registerJobHandler("work", () => {
+                runs++;
+                return "done";
+              });
+              const started = recordEvents(queue, "started");
+              const errors = recordEvents(queue, "error");
+              const job = await queue.scheduleJob({ methodName: "work" });
+              const fault = fillDisk(fs, directory, 5);
+              const completed = nextEvent(queue, "completed");
+              await queue.start();
+              const done = await completed;
+              await queue.onIdle();
+              assert.equal(runs, 1);
+              assert.equal(started.length, 1);
+              assert.equal(fault.hits, 5);
+              assert.equal(errors.filter((error) => /ENOSPC/.test(error.message)).length, 5);
+              assert.equal(done.result, "done");
+              const stored = await readJobFile(directory, job);
+              assert.equal(stored.state, JobState.COMPLETED);
+              assert.equal(stored.attempts, 1);
+              assert.equal(await exists(claimPath(directory, job)), false);
+            },
+          );
+        });
+      },
+    );
+
+    test("does not run a failing handler again: the failure is recorded once the disk has room", {
+      timeout: 15_000,
+    }, async () => {
+      await withTempDir(async (directory) => {
+        const fs = new FaultyFileSystem();
+        await withQueueOn(directory, { fs, pollInterval: 20 }, async (queue) => {
+          let runs = 0;
+          queue.registerJobHandler("work", () => {
+            runs++;
+            throw new Error("broken");
+          });
+          const job = await queue.scheduleJob({ methodName: "work" });
+          const fault = fillDisk(fs, directory, 3);
+          const failed = nextEvent(queue, "failed");
+          await queue.start();
+          assert.equal((await failed).error?.message, "broken");
+          await queue.onIdle();
+          assert.equal(runs, 1);
+          assert.equal(fault.hits, 3);
+          const stored = await readJobFile(directory, job);
+          assert.equal(stored.state, JobState.FAILED);
+          assert.equal(stored.attempts, 1);
+        });
+      });
+    });
+
+    test(
+      "gives the job back at dispose() while the outcome still cannot be written, and it runs at the next start",
+      {
+        timeout: 15_000,
+      },
+      async () => {
+        await withTempDir(async (directory) => {
+          const fs = new FaultyFileSystem();
+          let runs = 0;
+          let job!: Job;
+          await withQueueOn(
+            directory,
+            { fs, pollInterval: 20, keepCompleted: true },
+            async (queue) => {
+              queue.registerJobHandler("work", () => {
+                runs++;
+              });
+              job = await queue.scheduleJob({ methodName: "work" });
+              const fault = fillDisk(fs, directory);
+              const reported = nextEvent(queue, "error", (error) => /ENOSPC/.test(error.message));
+              await queue.start();
+              await reported;
+              await queue.dispose();
+              assert.equal(runs, 1);
+              assert.ok(fault.hits >= 1);
+              fault.clear();
+            },
+          );
+          assert.equal(await exists(claimPath(directory, job)), false);
+          assert.equal((await readJobFile(directory, job)).state, JobState.NOT_STARTED);
+          await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+            queue.registerJobHandler("work", () => {
+              runs++;
+            });
+            const completed = nextEvent(queue, "completed");
+            await queue.start();
+            assert.equal((await completed).id, job.id);
+            assert.equal(runs, 2);
+          });
+        });
+      },
+    );
   });
 
   describe("temporary files", () => {
