@@ -1,5 +1,5 @@
 import { basename, dirname, join } from "node:path";
-import { mapLimit } from "./_async.ts";
+import { Limiter, mapLimit } from "./_async.ts";
 import { isAlreadyExists, isNotFound } from "./_fs_errors.ts";
 import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "./_id.ts";
 import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
@@ -82,6 +82,13 @@ const READ_CONCURRENCY = 32;
 
 /** Files written at once when adding many jobs. */
 const WRITE_CONCURRENCY = 16;
+
+/**
+ * File operations in flight at once, across every call of a store: far
+ * below the usual limit of open files (`ulimit -n`, often 1024), however many
+ * jobs are scheduled at once.
+ */
+const FILE_OPERATION_LIMIT = 64;
 
 /**
  * How often a unique key whose job file is not in place yet is looked at
@@ -171,7 +178,7 @@ export class FileJobStore implements JobStore {
     this.#engines = join(internal, "engines");
     this.#corrupt = join(internal, "corrupt");
     this.#unique = join(internal, "unique");
-    this.#fs = options.fs;
+    this.#fs = limitOperations(options.fs, FILE_OPERATION_LIMIT);
     this.#fsync = options.fsync;
     this.#claimTimeout = options.claimTimeout;
     this.#engineId = options.engineId;
@@ -1162,6 +1169,25 @@ export class FileJobStore implements JobStore {
       { cause, info: { ...(job instanceof Job && { job }), ...(file && { file }) } },
     );
   }
+}
+
+/** `fs` with at most `limit` of its operations in flight; the others wait. */
+function limitOperations(fs: FileSystemAdapter, limit: number): FileSystemAdapter {
+  const limiter = new Limiter(limit);
+  return {
+    readTextFile: (path) => limiter.run(() => fs.readTextFile(path)),
+    writeTextFile: (path, data, options) =>
+      limiter.run(() => fs.writeTextFile(path, data, options)),
+    rename: (from, to) => limiter.run(() => fs.rename(from, to)),
+    remove: (path) => limiter.run(() => fs.remove(path)),
+    readDir: (path) => limiter.run(() => fs.readDir(path)),
+    mkdir: (path) => limiter.run(() => fs.mkdir(path)),
+    link: (existing, newPath) => limiter.run(() => fs.link(existing, newPath)),
+    syncDir: (path) => limiter.run(() => fs.syncDir(path)),
+    // Questions about processes open no file.
+    ...(fs.hostId && { hostId: () => fs.hostId!() }),
+    ...(fs.isProcessAlive && { isProcessAlive: (pid: number) => fs.isProcessAlive!(pid) }),
+  };
 }
 
 /** A new engine id: 16 hex digits, as temporary file names expect. */

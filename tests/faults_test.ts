@@ -7,7 +7,14 @@ import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, JobState } from "../mod.ts";
+import {
+  type FileSystemAdapter,
+  type Job,
+  JobQueue,
+  JobState,
+  NodeFileSystem,
+  type WriteTextFileOptions,
+} from "../mod.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
 import { deferred, nextEvent, recordEvents, withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
@@ -49,6 +56,64 @@ async function readEngineFiles(
 
 /** An engine id as jobq writes them: 16 hex digits. */
 const OTHER_ENGINE = "0123456789abcdef";
+
+/**
+ * A file system with a limit on open files, as `ulimit -n` sets: an
+ * operation started while `limit` are in flight fails with EMFILE. Counts the
+ * most that were in flight at once.
+ */
+class OpenFilesLimit implements FileSystemAdapter {
+  readonly #inner = new NodeFileSystem();
+  readonly #limit: number;
+  #inFlight = 0;
+  /** The most operations that were in flight at once. */
+  peak = 0;
+  /** How many operations failed with EMFILE. */
+  refused = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async #open<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.#limit) {
+      this.refused++;
+      throw Object.assign(new Error("EMFILE: too many open files"), { code: "EMFILE" });
+    }
+    this.#inFlight++;
+    this.peak = Math.max(this.peak, this.#inFlight);
+    try {
+      return await operation();
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  readTextFile(path: string): Promise<string> {
+    return this.#open(() => this.#inner.readTextFile(path));
+  }
+  writeTextFile(path: string, data: string, options?: WriteTextFileOptions): Promise<void> {
+    return this.#open(() => this.#inner.writeTextFile(path, data, options));
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.#open(() => this.#inner.rename(from, to));
+  }
+  remove(path: string): Promise<void> {
+    return this.#open(() => this.#inner.remove(path));
+  }
+  readDir(path: string): Promise<string[]> {
+    return this.#open(() => this.#inner.readDir(path));
+  }
+  mkdir(path: string): Promise<void> {
+    return this.#open(() => this.#inner.mkdir(path));
+  }
+  link(existing: string, newPath: string): Promise<void> {
+    return this.#open(() => this.#inner.link(existing, newPath));
+  }
+  syncDir(path: string): Promise<void> {
+    return this.#open(() => this.#inner.syncDir(path));
+  }
+}
 
 describe("faults", () => {
   test(
@@ -368,6 +433,32 @@ describe("faults", () => {
         });
       },
     );
+  });
+
+  test("2,000 concurrent scheduleJob() calls all resolve under a limit of 256 open files", {
+    timeout: 60_000,
+  }, async () => {
+    await withTempDir(async (directory) => {
+      const fs = new OpenFilesLimit(256);
+      await withQueueOn(directory, { fs, fsync: true }, async (queue) => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 2_000 }, (_, index) =>
+            queue.scheduleJob({
+              methodName: "work",
+              params: { index },
+              ...(index % 4 === 0 ? { uniqueKey: `key-${index}` } : {}),
+            })),
+        );
+        const rejected = results.filter((result) => result.status === "rejected");
+        assert.equal(rejected.length, 0, String((rejected[0] as PromiseRejectedResult)?.reason));
+        assert.equal(fs.refused, 0);
+        assert.ok(fs.peak <= 64, `${fs.peak} file operations were in flight at once`);
+        assert.equal(
+          (await readdir(directory)).filter((name) => name.endsWith(".json")).length,
+          2_000,
+        );
+      });
+    });
   });
 
   describe("temporary files", () => {
