@@ -501,6 +501,7 @@ describe("retries: odd thrown values and backoffs", () => {
     assert.equal(job.state, JobState.FAILED);
     const reports = errors.filter((error) => /backoff/.test(error.message));
     assert.equal(reports.length, 2);
+    for (const report of reports) assert.match(report.message, /returned -1 ms.*waits 0 ms/);
   });
 });
 
