@@ -87,6 +87,8 @@ export interface JobQueueEngineOptions {
    * other processes and for claims left by dead ones. With a directory so
    * large that listing it takes longer than a ninth of this, polls are
    * spaced further apart, so that they take at most a tenth of the time.
+   * An outcome that cannot be written (a full disk) is tried again as often,
+   * under the same claim, rather than running the handler again.
    *
    * @default {1000}
    */
