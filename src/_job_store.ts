@@ -95,8 +95,8 @@ export interface JobStore {
   reschedule(job: Job, error: JobErrorRecord, executionDate: number): Promise<Job | undefined>;
   /**
    * Replaces a failed job by a new one, due now, with a new id and no
-   * attempt or crashed run counted. Resolves to `undefined` when the job is not failed (any
-   * more) or another engine holds it.
+   * attempt or crashed run counted. Resolves to `undefined` when the job is
+   * not failed (any more) or another engine holds it.
    */
   revive(job: Job): Promise<Job | undefined>;
   /**

@@ -1442,7 +1442,7 @@ export class JobQueueEngine {
   #emitError(error: unknown): void {
     this.#emit(
       "error",
-      error instanceof JobQueueError
+      isJobQueueError(error)
         ? error
         : new JobQueueError(`Unexpected error: ${toErrorRecord(error).message}`, {
           cause: error,
