@@ -37,3 +37,30 @@ export async function finishesWithin(promise: Promise<unknown>, ms: number): Pro
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs tasks with at most `limit` in flight; the others wait their turn, in
+ * the order they came.
+ */
+export class Limiter {
+  readonly #limit: number;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active < this.#limit) this.#active++;
+    // The task that ends hands its slot over: the count stays.
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#active--;
+      else next();
+    }
+  }
+}

@@ -87,6 +87,18 @@ export function sanitize(text: string): string {
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
 }
 
+/**
+ * `value` as indented JSON, with DEL and the C1 control characters (CSI and
+ * OSC among them), which `JSON.stringify` leaves raw, escaped as `\u…`: the
+ * same value once parsed, and nothing a terminal acts on.
+ */
+export function terminalJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /[\u007f-\u009f]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** An epoch-milliseconds date as ISO 8601, or the number itself when no date can show it. */
 export function isoDate(epochMs: number): string {
   const date = new Date(epochMs);

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from "node:path";
-import { mapLimit } from "./_async.ts";
+import { Limiter, mapLimit } from "./_async.ts";
 import { isAlreadyExists, isNotFound, isRefusedFile } from "./_fs_errors.ts";
 import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "./_id.ts";
 import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
@@ -106,6 +106,13 @@ const READ_CONCURRENCY = 32;
 const WRITE_CONCURRENCY = 16;
 
 /**
+ * File operations in flight at once, across every call of a store: far
+ * below the usual limit of open files (`ulimit -n`, often 1024), however many
+ * jobs are scheduled at once.
+ */
+const FILE_OPERATION_LIMIT = 64;
+
+/**
  * How often a unique key whose job file is not in place yet is looked at
  * again: its live engine renames the file into place right after taking the
  * key (a key left so for longer than that engine's lease is left over).
@@ -200,7 +207,7 @@ export class FileJobStore implements JobStore {
     this.#engines = join(internal, "engines");
     this.#corrupt = join(internal, "corrupt");
     this.#unique = join(internal, "unique");
-    this.#fs = options.fs;
+    this.#fs = limitOperations(options.fs, FILE_OPERATION_LIMIT);
     this.#fsync = options.fsync;
     this.#fileMode = options.fileMode;
     this.#directoryMode = options.fileMode | ((options.fileMode & 0o444) >> 2);
@@ -478,7 +485,10 @@ export class FileJobStore implements JobStore {
       const revived = withChanges(current, {
         id: createJobId(now),
         state: JobState.NOT_STARTED,
+        // A clean slate: crashed runs counted against the old attempts
+        // would fail the new job before it runs.
         attempts: 0,
+        interruptions: undefined,
         executionDate: now,
         createdAt: now,
         startedAt: undefined,
@@ -1270,6 +1280,26 @@ export class FileJobStore implements JobStore {
       { cause, info: { ...(job instanceof Job && { job }), ...(file && { file }) } },
     );
   }
+}
+
+/** `fs` with at most `limit` of its operations in flight; the others wait. */
+function limitOperations(fs: FileSystemAdapter, limit: number): FileSystemAdapter {
+  const limiter = new Limiter(limit);
+  return {
+    readTextFile: (path, options) => limiter.run(() => fs.readTextFile(path, options)),
+    writeTextFile: (path, data, options) =>
+      limiter.run(() => fs.writeTextFile(path, data, options)),
+    rename: (from, to) => limiter.run(() => fs.rename(from, to)),
+    remove: (path) => limiter.run(() => fs.remove(path)),
+    readDir: (path) => limiter.run(() => fs.readDir(path)),
+    mkdir: (path, options) => limiter.run(() => fs.mkdir(path, options)),
+    link: (existing, newPath) => limiter.run(() => fs.link(existing, newPath)),
+    syncDir: (path) => limiter.run(() => fs.syncDir(path)),
+    lstat: (path) => limiter.run(() => fs.lstat(path)),
+    // Questions about processes open no file.
+    ...(fs.hostId && { hostId: () => fs.hostId!() }),
+    ...(fs.isProcessAlive && { isProcessAlive: (pid: number) => fs.isProcessAlive!(pid) }),
+  };
 }
 
 /** A new engine id: 16 hex digits, as temporary file names expect. */

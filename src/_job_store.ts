@@ -106,8 +106,8 @@ export interface JobStore {
   unclaim(job: Job): Promise<boolean>;
   /**
    * Replaces a failed job by a new one, due now, with a new id and no
-   * attempt counted. Resolves to `undefined` when the job is not failed (any
-   * more) or another engine holds it.
+   * attempt or crashed run counted. Resolves to `undefined` when the job is
+   * not failed (any more) or another engine holds it.
    */
   revive(job: Job): Promise<Job | undefined>;
   /**

@@ -100,6 +100,15 @@ function refuse(path: string, problem: string, remedy: string): never {
   throw new TypeError(`Cannot store ${path}: it ${problem}; ${remedy}`);
 }
 
+/**
+ * Whether `text` is well-formed UTF-16: no lone surrogate, which UTF-8
+ * cannot encode (it becomes U+FFFD, so distinct strings would encode alike).
+ * `String.prototype.isWellFormed` does this, but Node 20 lacks it.
+ */
+export function isWellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return "null";

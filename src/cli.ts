@@ -49,6 +49,7 @@ import {
   sanitize,
   shorten,
   stateCell,
+  terminalJson,
 } from "./_cli_format.ts";
 import { type Job, type JobRecord, JobState } from "./job.ts";
 import { JobQueueEngine } from "./job_queue_engine.ts";
@@ -428,7 +429,7 @@ function run(context: Context): Promise<void> {
 }
 
 function writeJson(context: Context, value: unknown): void {
-  context.out(JSON.stringify(value, null, 2) + "\n");
+  context.out(terminalJson(value) + "\n");
 }
 
 /** The longest error message `list` shows; `show` has the whole. */
@@ -535,9 +536,9 @@ async function show(context: Context): Promise<void> {
   context.out(renderFields(fields));
 }
 
-/** A value as indented JSON, for `show`. */
+/** A value as indented JSON, for `show`, its control characters made spaces as `list` does. */
 function json(value: unknown): string {
-  return JSON.stringify(value, null, 2) ?? String(value);
+  return (JSON.stringify(value, null, 2) ?? String(value)).split("\n").map(sanitize).join("\n");
 }
 
 /** What `stats --json` prints. */

@@ -1,5 +1,5 @@
 import { createJobId, JOB_ID_PATTERN, MAX_EXECUTION_DATE } from "./_id.ts";
-import { assertJsonFaithful, assertMethodName, describe } from "./_validate.ts";
+import { assertJsonFaithful, assertMethodName, describe, isWellFormed } from "./_validate.ts";
 import { assertRepeat, nextOccurrence, type Repeat } from "./repeat.ts";
 import { assertRetryOptions, type BackoffPolicy, type StorableRetryOptions } from "./retry.ts";
 
@@ -76,7 +76,8 @@ export interface JobSpec extends StorableRetryOptions {
   /**
    * Scheduling a job whose `uniqueKey` names a job still waiting or running
    * (in any process) resolves to that job instead of adding one. For a
-   * recurring job, it names the schedule (default: the method name).
+   * recurring job, it names the schedule (default: the method name). 1 to
+   * 512 characters of well-formed text (no lone surrogate).
    */
   uniqueKey?: string;
   /**
@@ -304,7 +305,16 @@ export class Job {
     assertMethodName(spec.methodName);
     assertRetryOptions(spec, true, "Cannot schedule a job");
     if (spec.priority !== undefined) assertPriority(spec.priority, "Cannot schedule a job");
-    if (spec.uniqueKey !== undefined) assertUniqueKey(spec.uniqueKey, "Cannot schedule a job");
+    if (spec.uniqueKey !== undefined) {
+      assertUniqueKey(spec.uniqueKey, "Cannot schedule a job");
+      // Only new keys: a stored job with such a key still runs.
+      if (!isWellFormed(spec.uniqueKey)) {
+        throw new TypeError(
+          "Cannot schedule a job as its 'uniqueKey' is not well-formed text: it holds a lone " +
+            "surrogate, which would make it collide with other keys; use whole characters",
+        );
+      }
+    }
     let executionDate: number;
     let uniqueKey = spec.uniqueKey;
     if (spec.repeat === undefined) {

@@ -2,6 +2,7 @@ import * as nodeTimers from "node:timers";
 import { defaultFileSystem } from "./_default_file_system.ts";
 import { createEngineId, FileJobStore } from "./_file_job_store.ts";
 import { finishesWithin, mapLimit } from "./_async.ts";
+import { MAX_EXECUTION_DATE } from "./_id.ts";
 import { byDate, byPriority, JobIndex } from "./_job_index.ts";
 import type { JobRef, JobStore } from "./_job_store.ts";
 import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
@@ -17,6 +18,7 @@ import {
   backoffDelay,
   DEFAULT_BACKOFF,
   type JobHandlerOptions,
+  MAX_BACKOFF_DELAY,
 } from "./retry.ts";
 
 /**
@@ -85,6 +87,8 @@ export interface JobQueueEngineOptions {
    * other processes and for claims left by dead ones. With a directory so
    * large that listing it takes longer than a ninth of this, polls are
    * spaced further apart, so that they take at most a tenth of the time.
+   * An outcome that cannot be written (a full disk) is tried again as often,
+   * under the same claim, rather than running the handler again.
    *
    * @default {1000}
    */
@@ -208,6 +212,20 @@ interface SettledWaiter {
   reject(error: unknown): void;
 }
 
+/**
+ * A completed job kept on disk, as pruning knows it: its file's name parts
+ * and when it completed, not its params or result.
+ */
+interface KeptCompletion extends JobRef {
+  readonly finishedAt: number;
+}
+
+/** What pruning needs to know of a completed job. */
+function keptCompletion(job: Job): KeptCompletion {
+  const { id, methodName, key, executionDate, finishedAt = 0 } = job;
+  return { id, methodName, key, executionDate, finishedAt };
+}
+
 /** A run of a job's handler: the job as last stored (progress replaces it), and whether it ended. */
 interface Run {
   job: Job;
@@ -280,8 +298,11 @@ export class JobQueueEngine {
   readonly #listeners = new Set<JobQueueEventListener>();
   readonly #handlers = new Map<string, Registration>();
   readonly #keepCompleted: boolean | KeepCompleted;
-  /** Completed jobs kept on disk that this engine knows of, oldest first, for pruning. */
-  #completedKept: Job[] = [];
+  /**
+   * Completed jobs kept on disk that this engine knows of, oldest first, for
+   * pruning by `{ count }` or `{ age }`: only what pruning needs of each.
+   */
+  #completedKept: KeptCompletion[] = [];
   /** The reason handlers are aborted with when dispose() times out. */
   #shutdownReason: JobQueueError | undefined;
   /** Jobs waiting for their date; those found in the directory not due yet are known by name. */
@@ -1099,15 +1120,15 @@ export class JobQueueEngine {
     if (claimed.interruptions > limit) {
       // Its process died each time it ran this job, more often than the job
       // has attempts: running it again would crash-loop.
-      return await this.#recordFailure(
-        claimed,
-        new JobQueueError(
+      return await this.#recordOutcome(claimed, {
+        kind: "failed",
+        error: new JobQueueError(
           `Job ${claimed.key} is not run again: its process died during ${claimed.interruptions} ` +
             `of its runs, more than its ${limit} attempt(s); find out why it kills its ` +
             "process, then retry it",
           { info: { job: claimed } },
         ),
-      );
+      });
     }
     this.#emit("debug", { message: "starting job", info: { job: claimed } });
     this.#emit("started", claimed);
@@ -1120,16 +1141,33 @@ export class JobQueueEngine {
       if (overdue !== undefined) this.#emit("error", handedBackError(run.job));
       return await this.#giveBack(run.job);
     }
-    try {
-      if (outcome.kind === "completed") {
-        return await this.#recordCompletion(run.job, outcome.result);
+    return await this.#recordOutcome(run.job, outcome, overdue);
+  }
+
+  /**
+   * Records how a run ended. While that cannot be written (a full disk), the
+   * claim is kept and the write tried again every poll interval, reporting
+   * each failure: giving the job back would run its handler again. Stops
+   * when the write succeeds or the claim turns out lost; at dispose(), the
+   * job is given back, to run again at a later start. `overdue` is the
+   * handler of an attempt that timed out, if it still runs.
+   */
+  async #recordOutcome(
+    job: Job,
+    outcome: Exclude<Outcome, { kind: "interrupted" }>,
+    overdue?: Promise<unknown>,
+  ): Promise<JobRef | undefined> {
+    for (;;) {
+      try {
+        return outcome.kind === "completed"
+          ? await this.#recordCompletion(job, outcome.result)
+          : await this.#recordFailure(job, outcome.error, overdue);
+      } catch (error) {
+        this.#emitError(error);
       }
-      return await this.#recordFailure(run.job, outcome.error, overdue);
-    } catch (error) {
-      // The outcome could not be written: give the job back so that it runs
-      // again rather than staying claimed until this process exits.
-      this.#emitError(error);
-      return await this.#giveBack(run.job);
+      if (this.#disposed !== undefined) return await this.#giveBack(job);
+      await new Promise((resolve) => setTimeout(resolve, this.#pollInterval));
+      if (this.#disposed !== undefined) return await this.#giveBack(job);
     }
   }
 
@@ -1168,9 +1206,11 @@ export class JobQueueEngine {
     this.#emit("debug", { message: "completed job", info: { job: completed } });
     this.#emit("completed", completed);
     this.#notifySettled(job.id, completed);
-    if (keep) {
-      this.#completedKept.push(completed);
-      await this.#pruneCompleted();
+    // keepCompleted: true keeps every file, so there is nothing to remember.
+    if (typeof this.#keepCompleted === "object") {
+      this.#completedKept.push(keptCompletion(completed));
+      // Reported, not thrown: the outcome is written, and must not be again.
+      await this.#pruneCompleted().catch((error) => this.#emitError(error));
     }
   }
 
@@ -1189,7 +1229,11 @@ export class JobQueueEngine {
     // A job without a handler fails at once: waiting would not bring one.
     if (registration !== undefined && job.attempts < this.#attemptLimit(job)) {
       const backoff = job.backoff ?? registration.options.backoff ?? DEFAULT_BACKOFF;
-      const due = Math.ceil(Date.now() + this.#retryDelay(backoff, job, error));
+      // No later than a job file can hold, whatever the clock says.
+      const due = Math.min(
+        Math.ceil(Date.now() + this.#retryDelay(backoff, job, error)),
+        MAX_EXECUTION_DATE,
+      );
       const retrying = await this.#lockingQueue.run(
         job.id,
         () => this.#store.reschedule(job, toErrorRecord(error), due, overdue !== undefined),
@@ -1322,10 +1366,26 @@ export class JobQueueEngine {
     return job.maxAttempts ?? this.#handlers.get(job.methodName)?.options.maxAttempts ?? 1;
   }
 
-  /** The wait before the next attempt; a broken backoff function falls back to the default. */
+  /**
+   * The wait before the next attempt; a broken backoff function falls back to
+   * the default, and one whose wait is out of range is brought within 0 to
+   * MAX_BACKOFF_DELAY: either is reported.
+   */
   #retryDelay(backoff: Backoff, job: Job, error: unknown): number {
     try {
-      return backoffDelay(backoff, job.attempts, error);
+      const delay = backoffDelay(backoff, job.attempts, error);
+      const clamped = Math.min(Math.max(delay, 0), MAX_BACKOFF_DELAY);
+      if (clamped !== delay) {
+        this.#emitError(
+          new JobQueueError(
+            `The backoff of '${job.methodName}' returned ${delay} ms, outside 0 to ` +
+              `${MAX_BACKOFF_DELAY} (one year), so job ${job.id} waits ${clamped} ms: make it ` +
+              "return a wait within that range",
+            { info: { job } },
+          ),
+        );
+      }
+      return clamped;
     } catch (cause) {
       this.#emitError(
         new JobQueueError(
@@ -1430,7 +1490,7 @@ export class JobQueueEngine {
   }
 
   #failureError(job: Job, failure: unknown): JobQueueError {
-    if (failure instanceof JobQueueError) {
+    if (isJobQueueError(failure)) {
       return new JobQueueError(failure.message, {
         ...(failure.cause === undefined ? {} : { cause: failure.cause }),
         info: { job },
@@ -1453,10 +1513,10 @@ export class JobQueueEngine {
     const excess = this.#completedKept.length - count;
     // Decided before the first await: prunes run concurrently (completions,
     // polls), and each must work on the list as it is, not a stale copy.
-    const expired = this.#completedKept.filter((job, index) =>
-      index < excess || (job.finishedAt ?? 0) < oldestKept
+    const expired = new Set(
+      this.#completedKept.filter((job, index) => index < excess || job.finishedAt < oldestKept),
     );
-    this.#completedKept = this.#completedKept.filter((job) => !expired.includes(job));
+    this.#completedKept = this.#completedKept.filter((job) => !expired.has(job));
     for (const job of expired) {
       await this.#lockingQueue.run(job.id, () => this.#store.remove(job));
     }
@@ -1534,9 +1594,9 @@ export class JobQueueEngine {
       // Completed jobs found in the directory count towards the rule too.
       const completed = added.filter((job): job is Job =>
         job instanceof Job && job.state === JobState.COMPLETED
-      );
+      ).map(keptCompletion);
       this.#completedKept = [...this.#completedKept, ...completed]
-        .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+        .sort((a, b) => a.finishedAt - b.finishedAt);
     }
     for (const job of added) {
       if (job instanceof Job && !isWaiting(job)) {
@@ -1569,7 +1629,7 @@ export class JobQueueEngine {
   #emitError(error: unknown): void {
     this.#emit(
       "error",
-      error instanceof JobQueueError
+      isJobQueueError(error)
         ? error
         : new JobQueueError(`Unexpected error: ${toErrorRecord(error).message}`, {
           cause: error,
@@ -1639,15 +1699,43 @@ function isWaiting(job: Job): boolean {
   return job.state === JobState.NOT_STARTED || job.state === JobState.IN_PROGRESS;
 }
 
+/**
+ * What a thrown value records: always strings, and never throws, whatever
+ * was thrown (an object without `toString`, a proxy, an Error whose stack is
+ * `null`), so that every failed attempt can be written and counted.
+ */
 function toErrorRecord(error: unknown): JobErrorRecord {
-  if (error instanceof Error) {
-    return {
-      name: error.name,
-      message: error.message,
-      ...(error.stack === undefined ? {} : { stack: error.stack }),
-    };
+  try {
+    if (error instanceof Error) {
+      const { name, message, stack } = error;
+      return {
+        name: typeof name === "string" ? name : "Error",
+        message: typeof message === "string" ? message : textOf(message),
+        ...(typeof stack === "string" ? { stack } : {}),
+      };
+    }
+  } catch {
+    // A getter or a proxy trap threw: described as any other value.
   }
-  return { name: "Error", message: String(error) };
+  return { name: "Error", message: textOf(error) };
+}
+
+/** `String(value)`, or a placeholder when that throws. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return "a value that cannot be turned into text";
+  }
+}
+
+/** `instanceof JobQueueError`, false for a value (a proxy) that throws when asked. */
+function isJobQueueError(value: unknown): value is JobQueueError {
+  try {
+    return value instanceof JobQueueError;
+  } catch {
+    return false;
+  }
 }
 
 function validateCount(name: string, value: number): number {

@@ -1,3 +1,5 @@
+import { describe } from "./_validate.ts";
+
 /**
  * How long to wait before the next attempt of a failed job.
  *
@@ -8,6 +10,11 @@
  * - `{ type: "fixed", delay }`: `delay` ms every time.
  * - A function `(attempt, error) => ms`, only in handler options (a job file
  *   cannot hold a function).
+ *
+ * A wait is at most one year (31,536,000,000 ms): a longer `delay` or
+ * `maxDelay` is refused with a `RangeError`; a function's result outside 0 to
+ * one year is reported as an `error` event and brought within that range (a
+ * result that is not a number, as the default backoff).
  *
  * @example
  * ```ts
@@ -136,24 +143,33 @@ export function assertRetryOptions(
   if (backoff !== undefined) assertBackoff(backoff, storable);
 }
 
+/**
+ * The longest wait between attempts, in ms: one year. Longer waits are
+ * mistakes, and far longer ones (beyond 2^53 ms, or past the year 9999) make
+ * dates that no job file can hold.
+ */
+export const MAX_BACKOFF_DELAY = 365 * 24 * 3_600_000;
+
 /** The backoff of jobs that set none: exponential from one second, with jitter. */
 export const DEFAULT_BACKOFF: BackoffPolicy = { type: "exponential", delay: 1000 };
 
 const DEFAULT_MAX_DELAY = 3_600_000;
 
 /**
- * The wait before the attempt after `attempt` (counted from 1), in ms.
+ * The wait before the attempt after `attempt` (counted from 1), in ms. A
+ * policy's wait is within 0 to {@linkcode MAX_BACKOFF_DELAY}; a function's
+ * may not be (the caller brings it within).
  *
  * @throws {RangeError} When a backoff function returns something other than
- *   a non-negative finite number.
+ *   a number.
  */
 export function backoffDelay(backoff: Backoff, attempt: number, error: unknown): number {
   if (typeof backoff === "function") {
     const delay = backoff(attempt, error);
-    if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) {
+    if (typeof delay !== "number" || Number.isNaN(delay)) {
       throw new RangeError(
-        `Cannot retry as the backoff function must return a non-negative number of milliseconds: it returned ${
-          String(delay)
+        `Cannot retry as the backoff function must return a number of milliseconds: it returned ${
+          describe(delay)
         }`,
       );
     }
@@ -161,7 +177,8 @@ export function backoffDelay(backoff: Backoff, attempt: number, error: unknown):
   }
   if (backoff.type === "fixed") return backoff.delay;
   const ceiling = Math.min(
-    backoff.delay * 2 ** (attempt - 1),
+    // Past 2^1023 the product is Infinity, or NaN for a delay of 0.
+    backoff.delay * 2 ** Math.min(attempt - 1, 1023),
     backoff.maxDelay ?? DEFAULT_MAX_DELAY,
   );
   return backoff.jitter === false ? ceiling : Math.random() * ceiling;
@@ -174,8 +191,8 @@ export function backoffDelay(backoff: Backoff, attempt: number, error: unknown):
 function assertBackoff(value: unknown, storable: boolean): asserts value is Backoff {
   if (typeof value === "function" && !storable) return;
   const policy = value as Record<string, unknown> | null;
-  const fail = (problem: string): never => {
-    throw new TypeError(
+  const fail = (problem: string, Type = TypeError): never => {
+    throw new Type(
       `Cannot use the backoff: ${problem}; use { type: "exponential", delay }, { type: "fixed", delay }` +
         (storable ? "" : ", or a function (attempt, error) => ms"),
     );
@@ -194,8 +211,13 @@ function assertBackoff(value: unknown, storable: boolean): asserts value is Back
   for (const key of ["delay", "maxDelay"]) {
     const number = policy[key];
     if (number === undefined && key === "maxDelay") continue;
-    if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
-      fail(`'${key}' must be a non-negative number of milliseconds`);
+    if (typeof number !== "number") fail(`'${key}' must be a number of milliseconds`);
+    if (!(number as number >= 0 && number as number <= MAX_BACKOFF_DELAY)) {
+      fail(
+        `'${key}' must be a number of milliseconds from 0 to ${MAX_BACKOFF_DELAY} (one year): ` +
+          `current value is ${String(number)}`,
+        RangeError,
+      );
     }
   }
   if (policy.jitter !== undefined && typeof policy.jitter !== "boolean") {

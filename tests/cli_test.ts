@@ -474,6 +474,34 @@ describe("output", () => {
     });
   });
 
+  test("C1 control characters (CSI, OSC) in params, unique keys and results reach the terminal as plain text", async () => {
+    await withTempDir(async (directory) => {
+      const c1 = "\u009b31mred\u009d0;title\u0007\u0085\u007f";
+      let job!: Job;
+      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+        queue.registerJobHandler("echo", () => ({ said: c1 }));
+        job = await runToEnd(queue, { methodName: "echo", params: { text: c1 }, uniqueKey: c1 });
+      });
+      assert.equal(job.state, JobState.COMPLETED);
+      const text = await ok([directory, "show", job.id]);
+      // deno-lint-ignore no-control-regex -- control characters other than \n must not get through
+      assert.doesNotMatch(text, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      assert.match(text, /^params .*red.*title/ms);
+      assert.match(text, /^uniqueKey .*red.*title/m);
+      assert.match(text, /^result .*red.*title/ms);
+      // --json escapes them, so that the record is the same once parsed.
+      for (const args of [["show", job.id, "--json"], ["list", "--json"]]) {
+        const json = await ok([directory, ...args]);
+        // deno-lint-ignore no-control-regex -- control characters other than \n must not get through
+        assert.doesNotMatch(json, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, args[0]);
+        const record = [JSON.parse(json)].flat()[0] as JobRecord;
+        assert.equal(record.uniqueKey, c1);
+        assert.deepEqual(record.params, { text: c1 });
+        assert.deepEqual(record.result, { said: c1 });
+      }
+    });
+  });
+
   test("--help prints the commands and options on stdout, with exit status 0", async () => {
     for (const args of [["--help"], ["-h"], ["./jobs", "list", "--help"]]) {
       const { status, stdout, stderr } = await jobq(args);

@@ -212,6 +212,32 @@ describe("a job whose process died during more of its runs than it has attempts"
     });
   });
 
+  test("runs again after retryJob(), with its count of crashed runs reset", async () => {
+    await withTempDir(async (directory) => {
+      const created = Job.fromSpec({ methodName: "work", maxAttempts: 2 });
+      const crashed = Job.fromJSON({ ...created.toJSON(), attempts: 3, interruptions: 3 });
+      await writeFile(join(directory, `${crashed.key}.json`), JSON.stringify(crashed));
+      const queue = new JobQueue({ directory, fsync: false });
+      let ran = 0;
+      queue.registerJobHandler("work", () => {
+        ran++;
+      });
+      try {
+        const failed = nextEvent(queue, "failed");
+        await queue.start();
+        await failed;
+        const retried = await queue.retryJob(crashed.id);
+        assert.equal(retried.interruptions, 0);
+        const job = await queue.settled(retried.id);
+        assert.equal(ran, 1);
+        assert.equal(job?.state, JobState.COMPLETED);
+        assert.equal(job.attempts, 1);
+      } finally {
+        await queue.dispose();
+      }
+    });
+  });
+
   test("with as many crashes as attempts, still runs", async () => {
     await withTempDir(async (directory) => {
       const created = Job.fromSpec({ methodName: "work" });

@@ -4,12 +4,22 @@
  */
 import assert from "node:assert/strict";
 import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, JobState } from "../mod.ts";
+import {
+  type FileInfo,
+  type FileSystemAdapter,
+  type Job,
+  JobQueue,
+  JobState,
+  type MkdirOptions,
+  NodeFileSystem,
+  type ReadTextFileOptions,
+  type WriteTextFileOptions,
+} from "../mod.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
-import { deferred, nextEvent, withQueueOn, withTempDir } from "./_helpers.ts";
+import { deferred, nextEvent, recordEvents, withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
 
 function claimPath(directory: string, job: Job): string {
@@ -49,6 +59,67 @@ async function readEngineFiles(
 
 /** An engine id as jobq writes them: 16 hex digits. */
 const OTHER_ENGINE = "0123456789abcdef";
+
+/**
+ * A file system with a limit on open files, as `ulimit -n` sets: an
+ * operation started while `limit` are in flight fails with EMFILE. Counts the
+ * most that were in flight at once.
+ */
+class OpenFilesLimit implements FileSystemAdapter {
+  readonly #inner = new NodeFileSystem();
+  readonly #limit: number;
+  #inFlight = 0;
+  /** The most operations that were in flight at once. */
+  peak = 0;
+  /** How many operations failed with EMFILE. */
+  refused = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async #open<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.#limit) {
+      this.refused++;
+      throw Object.assign(new Error("EMFILE: too many open files"), { code: "EMFILE" });
+    }
+    this.#inFlight++;
+    this.peak = Math.max(this.peak, this.#inFlight);
+    try {
+      return await operation();
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  readTextFile(path: string, options?: ReadTextFileOptions): Promise<string> {
+    return this.#open(() => this.#inner.readTextFile(path, options));
+  }
+  writeTextFile(path: string, data: string, options?: WriteTextFileOptions): Promise<void> {
+    return this.#open(() => this.#inner.writeTextFile(path, data, options));
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.#open(() => this.#inner.rename(from, to));
+  }
+  remove(path: string): Promise<void> {
+    return this.#open(() => this.#inner.remove(path));
+  }
+  readDir(path: string): Promise<string[]> {
+    return this.#open(() => this.#inner.readDir(path));
+  }
+  mkdir(path: string, options?: MkdirOptions): Promise<void> {
+    return this.#open(() => this.#inner.mkdir(path, options));
+  }
+  link(existing: string, newPath: string): Promise<void> {
+    return this.#open(() => this.#inner.link(existing, newPath));
+  }
+  syncDir(path: string): Promise<void> {
+    return this.#open(() => this.#inner.syncDir(path));
+  }
+  lstat(path: string): Promise<FileInfo> {
+    return this.#open(() => this.#inner.lstat(path));
+  }
+}
 
 describe("faults", () => {
   test(
@@ -246,6 +317,153 @@ describe("faults", () => {
         release.resolve();
         await (disposed ?? queue.dispose());
       }
+    });
+  });
+
+  describe("a disk full when the outcome is written", () => {
+    /** Makes the next `times` writes of job files fail with ENOSPC (every write without). */
+    function fillDisk(fs: FaultyFileSystem, directory: string, times?: number) {
+      return fs.fail({
+        method: "writeTextFile",
+        path: (path) => dirname(path) === directory,
+        code: "ENOSPC",
+        ...(times === undefined ? {} : { times }),
+      });
+    }
+
+    test(
+      "does not run a successful handler again: the engine keeps the claim and records the completion once the disk has room",
+      {
+        timeout: 15_000,
+      },
+      async () => {
+        await withTempDir(async (directory) => {
+          const fs = new FaultyFileSystem();
+          await withQueueOn(
+            directory,
+            { fs, pollInterval: 20, keepCompleted: true },
+            async (queue) => {
+              let runs = 0;
+              queue.registerJobHandler("work", () => {
+                runs++;
+                return "done";
+              });
+              const started = recordEvents(queue, "started");
+              const errors = recordEvents(queue, "error");
+              const job = await queue.scheduleJob({ methodName: "work" });
+              const fault = fillDisk(fs, directory, 5);
+              const completed = nextEvent(queue, "completed");
+              await queue.start();
+              const done = await completed;
+              await queue.onIdle();
+              assert.equal(runs, 1);
+              assert.equal(started.length, 1);
+              assert.equal(fault.hits, 5);
+              assert.equal(errors.filter((error) => /ENOSPC/.test(error.message)).length, 5);
+              assert.equal(done.result, "done");
+              const stored = await readJobFile(directory, job);
+              assert.equal(stored.state, JobState.COMPLETED);
+              assert.equal(stored.attempts, 1);
+              assert.equal(await exists(claimPath(directory, job)), false);
+            },
+          );
+        });
+      },
+    );
+
+    test("does not run a failing handler again: the failure is recorded once the disk has room", {
+      timeout: 15_000,
+    }, async () => {
+      await withTempDir(async (directory) => {
+        const fs = new FaultyFileSystem();
+        await withQueueOn(directory, { fs, pollInterval: 20 }, async (queue) => {
+          let runs = 0;
+          queue.registerJobHandler("work", () => {
+            runs++;
+            throw new Error("broken");
+          });
+          const job = await queue.scheduleJob({ methodName: "work" });
+          const fault = fillDisk(fs, directory, 3);
+          const failed = nextEvent(queue, "failed");
+          await queue.start();
+          assert.equal((await failed).error?.message, "broken");
+          await queue.onIdle();
+          assert.equal(runs, 1);
+          assert.equal(fault.hits, 3);
+          const stored = await readJobFile(directory, job);
+          assert.equal(stored.state, JobState.FAILED);
+          assert.equal(stored.attempts, 1);
+        });
+      });
+    });
+
+    test(
+      "gives the job back at dispose() while the outcome still cannot be written, and it runs at the next start",
+      {
+        timeout: 15_000,
+      },
+      async () => {
+        await withTempDir(async (directory) => {
+          const fs = new FaultyFileSystem();
+          let runs = 0;
+          let job!: Job;
+          await withQueueOn(
+            directory,
+            { fs, pollInterval: 20, keepCompleted: true },
+            async (queue) => {
+              queue.registerJobHandler("work", () => {
+                runs++;
+              });
+              job = await queue.scheduleJob({ methodName: "work" });
+              const fault = fillDisk(fs, directory);
+              const reported = nextEvent(queue, "error", (error) => /ENOSPC/.test(error.message));
+              await queue.start();
+              await reported;
+              await queue.dispose();
+              assert.equal(runs, 1);
+              assert.ok(fault.hits >= 1);
+              fault.clear();
+            },
+          );
+          assert.equal(await exists(claimPath(directory, job)), false);
+          assert.equal((await readJobFile(directory, job)).state, JobState.NOT_STARTED);
+          await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+            queue.registerJobHandler("work", () => {
+              runs++;
+            });
+            const completed = nextEvent(queue, "completed");
+            await queue.start();
+            assert.equal((await completed).id, job.id);
+            assert.equal(runs, 2);
+          });
+        });
+      },
+    );
+  });
+
+  test("2,000 concurrent scheduleJob() calls all resolve under a limit of 256 open files", {
+    timeout: 60_000,
+  }, async () => {
+    await withTempDir(async (directory) => {
+      const fs = new OpenFilesLimit(256);
+      await withQueueOn(directory, { fs, fsync: true }, async (queue) => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 2_000 }, (_, index) =>
+            queue.scheduleJob({
+              methodName: "work",
+              params: { index },
+              ...(index % 4 === 0 ? { uniqueKey: `key-${index}` } : {}),
+            })),
+        );
+        const rejected = results.filter((result) => result.status === "rejected");
+        assert.equal(rejected.length, 0, String((rejected[0] as PromiseRejectedResult)?.reason));
+        assert.equal(fs.refused, 0);
+        assert.ok(fs.peak <= 64, `${fs.peak} file operations were in flight at once`);
+        assert.equal(
+          (await readdir(directory)).filter((name) => name.endsWith(".json")).length,
+          2_000,
+        );
+      });
     });
   });
 

@@ -6,8 +6,11 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import process from "node:process";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, type JobSpec, JobState } from "../mod.ts";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { type Job, JobQueue, type JobQueueOptions, type JobSpec, JobState } from "../mod.ts";
 import { withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
 
@@ -181,6 +184,76 @@ describe("retention of completed jobs", () => {
         assert.deepEqual(await readdir(directory), []);
       });
     });
+  }
+});
+
+/** Runs a full garbage collection, in whichever runtime runs the tests. */
+function collectGarbage(): void {
+  const bun = (globalThis as { Bun?: { gc(full: boolean): void } }).Bun;
+  if (bun !== undefined) return bun.gc(true);
+  // V8 (Deno, Node): gc() exists once the flag is set, in a new context.
+  v8.setFlagsFromString("--expose-gc");
+  (vm.runInNewContext("gc") as () => void)();
+}
+
+/** The heap in use after a full garbage collection, in bytes. */
+async function heapInUse(): Promise<number> {
+  await delay(0);
+  collectGarbage();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * How much the heap grows while a queue with `keepCompleted` completes 300
+ * jobs with 200 KB of params each (60 MB in all), measured while the queue
+ * is still open; the test itself keeps no job.
+ */
+async function heapGrowthOfCompletedJobs(
+  keepCompleted: NonNullable<JobQueueOptions["keepCompleted"]>,
+): Promise<number> {
+  return await withTempDir(async (directory) => {
+    let growth = 0;
+    await withQueueOn(directory, { keepCompleted }, async (queue) => {
+      queue.registerJobHandler("work", () => {});
+      const count = 300;
+      let completed = 0;
+      const finished = new Promise<void>((resolve) =>
+        queue.on("completed", () => {
+          if (++completed === count) resolve();
+        })
+      );
+      const before = await heapInUse();
+      for (let batch = 0; batch < count; batch += 50) {
+        await queue.scheduleJobs(Array.from({ length: 50 }, (_, index) => ({
+          methodName: "work",
+          params: { blob: String(batch + index).padEnd(200_000, "x") },
+        })));
+      }
+      await queue.start();
+      await withDeadline(finished, 30_000, `the completion of ${count} jobs`);
+      await queue.onIdle();
+      growth = await heapInUse() - before;
+      assert.equal((await jobFiles(directory)).length, keepCompleted === false ? 0 : count);
+    });
+    return growth;
+  });
+}
+
+describe("memory of completed jobs", () => {
+  // Holding the jobs would take 60 MB; a quarter of that is margin enough
+  // for any runtime's own allocations.
+  const LIMIT = 15_000_000;
+
+  for (const keepCompleted of [true, { count: 1_000 }, { age: 3_600_000 }]) {
+    test(
+      `keepCompleted: ${
+        JSON.stringify(keepCompleted)
+      } keeps the files but not the completed jobs in memory`,
+      async () => {
+        const growth = await heapGrowthOfCompletedJobs(keepCompleted);
+        assert.ok(growth < LIMIT, `the heap grew by ${(growth / 1e6).toFixed(1)} MB`);
+      },
+    );
   }
 });
 

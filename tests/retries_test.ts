@@ -80,6 +80,19 @@ const INVALID_OPTIONS: [string, Record<string, unknown>, typeof RangeError | typ
   // Beyond setTimeout's limit a timer fires at once: such a timeout is refused.
   ["timeout 2^31 ms", { timeout: 2 ** 31 }, RangeError],
   ['backoff { type: "linear" }', { backoff: { type: "linear", delay: 10 } }, TypeError],
+  // Beyond a year a wait is a mistake, and beyond 2^53 ms no date can hold it.
+  ["a fixed backoff of 1e17 ms", { backoff: { type: "fixed", delay: 1e17 } }, RangeError],
+  ["a fixed backoff of one year and 1 ms", {
+    backoff: { type: "fixed", delay: 365 * 24 * 3_600_000 + 1 },
+  }, RangeError],
+  ["an exponential backoff of Infinity", {
+    backoff: { type: "exponential", delay: Infinity },
+  }, RangeError],
+  ["a maxDelay of 1e17 ms", {
+    backoff: { type: "exponential", delay: 10, maxDelay: 1e17 },
+  }, RangeError],
+  ["a negative backoff", { backoff: { type: "fixed", delay: -1 } }, RangeError],
+  ['a backoff delay of "10"', { backoff: { type: "fixed", delay: "10" } }, TypeError],
 ];
 
 describe("retries: attempts", () => {
@@ -352,13 +365,13 @@ describe("retries: backoff", () => {
     });
   });
 
-  for (const result of [-1, NaN]) {
+  for (const result of [NaN, "soon"]) {
     test(`a backoff function that returns ${result} is reported, and the default backoff is used`, async () => {
       await withQueue({}, async (queue) => {
         const { handler } = failingFirst(1);
         queue.registerJobHandler("broken", handler, {
           maxAttempts: 2,
-          backoff: () => result,
+          backoff: () => result as number,
         });
         const errors = recordEvents(queue, "error");
         const job = await runToEnd(queue, { methodName: "broken" });
@@ -371,6 +384,125 @@ describe("retries: backoff", () => {
       });
     });
   }
+});
+
+/** One year in ms: the longest wait between attempts. */
+const MAX_BACKOFF_DELAY = 365 * 24 * 3_600_000;
+
+/**
+ * Runs a job of a handler that always throws `thrown`, with `options`, until
+ * its outcome (or the first `retrying` event with `untilRetrying`), and
+ * reads its file then; fails
+ * the test within 5 s rather than wait for a handler rerun without end.
+ */
+async function runThrowing(
+  thrown: () => unknown,
+  options: JobHandlerOptions,
+  untilRetrying = false,
+): Promise<{ job: Job; runs: number; errors: JobQueueError[]; stored: Job }> {
+  let result!: { job: Job; runs: number; errors: JobQueueError[]; stored: Job };
+  await withQueue({}, async (queue, directory) => {
+    let runs = 0;
+    queue.registerJobHandler("odd", () => {
+      runs++;
+      throw thrown();
+    }, options);
+    const errors = recordEvents(queue, "error");
+    const scheduled = await queue.scheduleJob({ methodName: "odd" });
+    const outcome = untilRetrying
+      ? withDeadline(nextRetry(queue), 5000, "a retrying event")
+      : outcomeOf(queue, scheduled.id, 5000);
+    await queue.start();
+    const job = await outcome;
+    result = { job, runs, errors, stored: await readJobFile(directory, job) };
+  });
+  return result;
+}
+
+function nextRetry(queue: JobQueue): Promise<Job> {
+  return new Promise((resolve) => queue.on("retrying", resolve));
+}
+
+/** Values a handler may throw that resist being turned into an error record. */
+const ODD_THROWN_VALUES: [string, () => unknown][] = [
+  ["Object.create(null)", () => Object.create(null)],
+  ["an object whose toString throws", () => ({
+    toString() {
+      throw new Error("no text for you");
+    },
+  })],
+  ["an Error whose stack is null", () => Object.assign(new Error("stackless"), { stack: null })],
+  ["a proxy that throws on every trap", () =>
+    new Proxy({}, {
+      get() {
+        throw new Error("trap");
+      },
+      getPrototypeOf() {
+        throw new Error("trap");
+      },
+      has() {
+        throw new Error("trap");
+      },
+    })],
+];
+
+describe("retries: odd thrown values and backoffs", () => {
+  for (const [name, thrown] of ODD_THROWN_VALUES) {
+    test(`a handler that throws ${name} runs exactly maxAttempts times, and its job is FAILED with a readable error`, async () => {
+      const { job, runs, stored } = await runThrowing(thrown, {
+        maxAttempts: 2,
+        backoff: { type: "fixed", delay: 0 },
+      });
+      assert.equal(runs, 2);
+      assert.equal(job.state, JobState.FAILED);
+      assert.equal(job.attempts, 2);
+      assert.equal(typeof job.error?.name, "string");
+      assert.ok(job.error!.message.length > 0, "the error says something");
+      assert.equal(job.error!.stack === undefined || typeof job.error!.stack === "string", true);
+      assert.equal(stored.state, JobState.FAILED);
+      assert.deepEqual(stored.error, job.error);
+    });
+  }
+
+  test("an Error whose stack is null keeps its name and message", async () => {
+    const { job } = await runThrowing(
+      () => Object.assign(new RangeError("stackless"), { stack: null }),
+      {},
+    );
+    assert.deepEqual(job.error, { name: "RangeError", message: "stackless" });
+  });
+
+  for (const result of [1e16, Infinity]) {
+    test(`a backoff function that returns ${result} is reported and clamped to one year, and the job waits for its retry`, async () => {
+      const before = Date.now();
+      const { job, runs, errors } = await runThrowing(
+        () => new Error("down"),
+        { maxAttempts: 2, backoff: () => result },
+        true,
+      );
+      assert.equal(runs, 1);
+      assert.equal(job.state, JobState.NOT_STARTED);
+      assert.equal(job.attempts, 1);
+      assert.equal(job.error?.message, "down");
+      assert.ok(job.executionDate >= before + MAX_BACKOFF_DELAY, String(job.executionDate));
+      assert.ok(job.executionDate <= Date.now() + MAX_BACKOFF_DELAY, String(job.executionDate));
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!.message, /backoff/);
+      assert.equal(errors[0]!.info.job?.id, job.id);
+    });
+  }
+
+  test("a backoff function that returns -1 is reported and clamped to 0: the job runs exactly maxAttempts times", async () => {
+    const { job, runs, errors } = await runThrowing(() => new Error("down"), {
+      maxAttempts: 3,
+      backoff: () => -1,
+    });
+    assert.equal(runs, 3);
+    assert.equal(job.state, JobState.FAILED);
+    const reports = errors.filter((error) => /backoff/.test(error.message));
+    assert.equal(reports.length, 2);
+    for (const report of reports) assert.match(report.message, /returned -1 ms.*waits 0 ms/);
+  });
 });
 
 describe("retries: running failed jobs again", () => {

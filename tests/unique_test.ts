@@ -149,6 +149,34 @@ describe("unique jobs", () => {
     });
   });
 
+  test("a uniqueKey with a lone surrogate is refused with a TypeError, so that two such keys never map to one job", async () => {
+    await withQueue({}, async (queue, directory) => {
+      // Encoded as UTF-8 both become U+FFFD: hashed alike, the second would
+      // silently resolve to the first.
+      for (const uniqueKey of ["key-\ud800", "key-\udc00", "\udbff-key"]) {
+        await assert.rejects(
+          queue.scheduleJob({ methodName: "work", uniqueKey }),
+          (error: unknown) =>
+            error instanceof TypeError && /well-formed|lone surrogate/.test(error.message),
+        );
+      }
+      assert.deepEqual(await jobFiles(directory), []);
+      // A surrogate pair is a character like any other.
+      const job = await queue.scheduleJob({ methodName: "work", uniqueKey: "key-\u{1f600}" });
+      assert.equal(job.uniqueKey, "key-\u{1f600}");
+    });
+  });
+
+  test("params holding lone surrogates reach the handler unchanged", async () => {
+    await withQueue({}, async (queue) => {
+      const received = deferred<unknown>();
+      queue.registerJobHandler("work", (params: unknown) => received.resolve(params));
+      await queue.scheduleJob({ methodName: "work", params: { text: "\ud800-\udc00" } });
+      await queue.start();
+      assert.deepEqual(await received.promise, { text: "\ud800-\udc00" });
+    });
+  });
+
   test("an invalid uniqueKey is refused with a TypeError and nothing is written", async () => {
     await withQueue({}, async (queue, directory) => {
       for (const uniqueKey of ["", "x".repeat(513), 42]) {
