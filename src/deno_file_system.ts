@@ -124,12 +124,16 @@ export class DenoFileSystem implements FileSystemAdapter {
 
   /**
    * This host's name, when `--allow-sys` grants it, and its pid namespace
-   * where `--allow-read` reaches it. Permissions are queried first: a library
-   * must never make Deno prompt.
+   * where `--allow-read` reaches it; `undefined` without them, or without
+   * `--allow-run` (pids cannot be checked then). Permissions are queried
+   * first: a library must never make Deno prompt.
    */
   hostId(): string | undefined {
     const { permissions } = deno();
-    if (permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+    if (
+      permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted" ||
+      permissions.querySync({ name: "run" }).state !== "granted"
+    ) {
       return undefined;
     }
     const readable = permissions.querySync({ name: "read", path: PID_NAMESPACE_LINK });

@@ -65,9 +65,11 @@ export interface FileSystemAdapter {
    * What identifies the set of processes this one can check with
    * {@linkcode isProcessAlive}: the host name and, where the system tells it,
    * the pid namespace (containers on one host can share a host name but not
-   * their pids). `undefined` when the runtime may not read it. With it, an
-   * engine recovers the claims of a crashed process on the same host at once
-   * instead of after `claimTimeout`; without it, by lease only.
+   * their pids). `undefined` when the runtime may not read it, or cannot
+   * tell the pid namespace where there are such things (Linux): a host name
+   * alone would take the pids of another container for this one's. With it,
+   * an engine recovers the claims of a crashed process on the same host at
+   * once instead of after `claimTimeout`; without it, by lease only.
    */
   hostId?(): string | undefined;
   /**
