@@ -68,6 +68,31 @@ interface EngineRecord {
   heartbeatAt: number;
 }
 
+/**
+ * How an engine's heartbeat looked to this one: the same for how long, on
+ * this engine's monotonic clock. Wall clocks are not compared across
+ * processes: an NTP step or a resumed machine would make a live engine look
+ * silent (or a dead one live).
+ */
+interface HeartbeatWatch {
+  /** The engine file's modification time and text, when last read. */
+  signature: string;
+  /** When it was last read, on this engine's monotonic clock. */
+  readAt: number;
+  /** For how long, in ms, it has been seen unchanged. */
+  silentFor: number;
+}
+
+/**
+ * The most of an engine's lease that one gap between two readings of its
+ * heartbeat counts for: a reader held up itself (a blocked event loop, a
+ * suspended machine) did not see the engine silent for all that time, which
+ * may have held the engine up too. Well below the third of a lease at which
+ * engines beat, so that an engine held up with the reader, which beats as
+ * soon as it runs again, is not taken for dead.
+ */
+const LONGEST_COUNTED_GAP = 1 / 4;
+
 /** An engine file that exists but could not be read this time: taken as alive. */
 const UNREADABLE = "unreadable";
 
@@ -163,6 +188,16 @@ export class FileJobStore implements JobStore {
   #sweepJobDirectory = true;
   /** Engines this store found dead and removed: their temporary files are leftovers. */
   readonly #deadEngines = new Set<string>();
+  /** The heartbeats of the other engines, as this one watches them. */
+  readonly #heartbeats = new Map<string, HeartbeatWatch>();
+  /** The date this engine last gave its engine file, by a write or by touch(). */
+  #beatAt = 0;
+  /**
+   * Jobs whose claim another engine took from this one while it ran them,
+   * taking it for dead: the interruption counted for that run is undone the
+   * next time this engine writes the job (see #interruptionsOf).
+   */
+  readonly #lostClaims = new Set<string>();
 
   constructor(options: FileJobStoreOptions) {
     this.#directory = options.directory;
@@ -365,6 +400,7 @@ export class FileJobStore implements JobStore {
         state: JobState.IN_PROGRESS,
         attempts: current.attempts + 1,
         startedAt: claimedAt,
+        interruptions: this.#interruptionsOf(current),
       });
       return { kind: "claimed", job: claimed };
     } catch (error) {
@@ -641,7 +677,7 @@ export class FileJobStore implements JobStore {
             withChanges(job, {
               state: JobState.NOT_STARTED,
               attempts: counted ? job.attempts : job.attempts + 1,
-              interruptions: job.interruptions + 1,
+              interruptions: this.#interruptionsOf(job) + 1,
             }),
             "Cannot count the attempt that a crash cut short",
           );
@@ -665,9 +701,43 @@ export class FileJobStore implements JobStore {
       startedAt: this.#startedAt,
       heartbeatAt: Date.now(),
     };
-    await this.#atomicWrite(path, JSON.stringify(record), false).catch((cause) => {
-      throw this.#error("Cannot refresh this engine's heartbeat", cause);
-    });
+    try {
+      await this.#atomicWrite(path, JSON.stringify(record), false);
+      this.#beatAt = record.heartbeatAt;
+    } catch (cause) {
+      // A full disk: the file's modification time tells others that this
+      // engine lives as well, and changing it needs no space.
+      if (!await this.#touch(path)) {
+        throw this.#error("Cannot refresh this engine's heartbeat", cause);
+      }
+    }
+  }
+
+  /**
+   * Gives an existing file a modification time other than the one it had
+   * from this engine, even with a clock that stepped back or a file system
+   * that keeps whole seconds; resolves to whether it could.
+   */
+  async #touch(path: string): Promise<boolean> {
+    if (this.#fs.touch === undefined) return false;
+    const now = Date.now();
+    const date = Math.abs(now - this.#beatAt) >= 1000 ? now : this.#beatAt + 1000;
+    try {
+      await this.#fs.touch(path, new Date(date));
+    } catch {
+      return false;
+    }
+    this.#beatAt = date;
+    return true;
+  }
+
+  /**
+   * A job's count of interruptions, less the one counted when another engine
+   * took this engine's claim on it for a dead engine's: this engine lived,
+   * and a job must not be failed for deaths that did not happen.
+   */
+  #interruptionsOf(job: Job): number {
+    return this.#lostClaims.delete(job.id) ? Math.max(0, job.interruptions - 1) : job.interruptions;
   }
 
   /**
@@ -765,6 +835,7 @@ export class FileJobStore implements JobStore {
   /** Forgets a claim this engine lost to another: that one's run owns the file now. */
   #letGo(job: Job): undefined {
     this.#heldClaims.delete(job.id);
+    this.#lostClaims.add(job.id);
     return undefined;
   }
 
@@ -962,18 +1033,21 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Reads the engine files. One that exists but cannot be read this time
-   * (a passing I/O error) counts as alive: taking a live engine for dead
-   * would run its jobs twice. One that is not an engine record is left out,
-   * and so counts as dead.
+   * Reads the engine files, and watches their heartbeats. One that exists
+   * but cannot be read this time (a passing I/O error) counts as alive:
+   * taking a live engine for dead would run its jobs twice. One that is not
+   * an engine record is left out, and so counts as dead.
    */
   async #readEngines(): Promise<Map<string, EngineStatus>> {
     const engines = new Map<string, EngineStatus>();
     for (const name of await this.#listDirectory(this.#engines)) {
       if (!isJobFileName(name)) continue;
       let text: string;
+      let modifiedAt: number | undefined;
       try {
-        text = await this.#fs.readTextFile(join(this.#engines, name));
+        const path = join(this.#engines, name);
+        text = await this.#fs.readTextFile(path);
+        modifiedAt = await this.#fs.modifiedAt?.(path);
       } catch (cause) {
         if (!isNotFound(cause)) engines.set(stripJson(name), UNREADABLE);
         continue;
@@ -984,9 +1058,31 @@ export class FileJobStore implements JobStore {
         typeof record.pid === "number"
       ) {
         engines.set(record.engineId, record);
+        this.#watchHeartbeat(record, `${modifiedAt} ${text}`);
       }
     }
+    for (const engineId of this.#heartbeats.keys()) {
+      if (!engines.has(engineId)) this.#heartbeats.delete(engineId);
+    }
     return engines;
+  }
+
+  /** Notes how an engine's heartbeat looks now: changed, or the same for longer. */
+  #watchHeartbeat(engine: EngineRecord, signature: string): void {
+    const now = performance.now();
+    const seen = this.#heartbeats.get(engine.engineId);
+    if (seen === undefined || seen.signature !== signature) {
+      this.#heartbeats.set(engine.engineId, { signature, readAt: now, silentFor: 0 });
+      return;
+    }
+    seen.silentFor += Math.min(now - seen.readAt, this.#leaseOf(engine) * LONGEST_COUNTED_GAP);
+    seen.readAt = now;
+  }
+
+  /** How long an engine may go unheard: its own claimTimeout. */
+  #leaseOf(engine: EngineRecord): number {
+    const lease = engine.claimTimeout;
+    return typeof lease === "number" && lease > 0 && lease < Infinity ? lease : this.#claimTimeout;
   }
 
   /** Tells whether a claim's engine is gone, so that the claim can be taken back. */
@@ -1000,9 +1096,9 @@ export class FileJobStore implements JobStore {
     if (claim === undefined || typeof claim.engineId !== "string") {
       // Claims are linked into place whole; one that cannot be read was
       // damaged some other way (a disk fault, a hand edit). Give it the lease.
-      const firstSeen = this.#unreadableClaims.get(name) ?? Date.now();
+      const firstSeen = this.#unreadableClaims.get(name) ?? performance.now();
       this.#unreadableClaims.set(name, firstSeen);
-      return Date.now() - firstSeen > this.#claimTimeout;
+      return performance.now() - firstSeen > this.#claimTimeout;
     }
     this.#unreadableClaims.delete(name);
     if (claim.engineId === this.#engineId) {
@@ -1016,19 +1112,26 @@ export class FileJobStore implements JobStore {
       : dead.has(claim.engineId);
   }
 
+  /**
+   * Whether an engine lives: by its pid on this host, else by its heartbeat,
+   * which must not have been seen unchanged for its lease (see
+   * #watchHeartbeat). An engine first seen now has a lease to show that it
+   * lives.
+   */
   #isEngineAlive(engineId: string, engine: EngineStatus | undefined): boolean {
     if (enginesInThisProcess.has(engineId) || engine === UNREADABLE) return true;
     if (engine === undefined) return false;
     if (this.#hostId !== undefined && engine.hostId === this.#hostId) {
       // Same host and pid namespace: a dead pid, or this very pid (reused
-      // after a restart) for an engine this process does not run, is proof.
+      // after a restart) for an engine this process does not run, is proof
+      // of death; a live pid is proof of life, whatever its heartbeat says
+      // (its event loop may be blocked).
       if (engine.pid === process.pid) return false;
-      if (this.#fs.isProcessAlive?.(engine.pid) === false) return false;
+      const alive = this.#fs.isProcessAlive?.(engine.pid);
+      if (alive !== undefined) return alive;
     }
-    const lease = typeof engine.claimTimeout === "number"
-      ? engine.claimTimeout
-      : this.#claimTimeout;
-    return Date.now() - engine.heartbeatAt <= lease;
+    const seen = this.#heartbeats.get(engineId);
+    return seen === undefined || seen.silentFor < this.#leaseOf(engine);
   }
 
   /**
@@ -1082,8 +1185,11 @@ export class FileJobStore implements JobStore {
         const [, owner, createdAt] = temp as unknown as [string, string, string];
         const engine = engines.get(owner);
         const old = Date.now() - parseInt(createdAt, 36) > this.#claimTimeout;
-        const dead = this.#deadEngines.has(owner) ||
-          (!this.#isEngineAlive(owner, engine) && (engine !== undefined || old));
+        // An engine taken for dead may have been only held up: once its file
+        // is back, its temporary files are live again.
+        const dead = engine === undefined
+          ? this.#deadEngines.has(owner) || (!enginesInThisProcess.has(owner) && old)
+          : !this.#isEngineAlive(owner, engine);
         if (dead) {
           await this.#removeIfExists(join(directory, name));
         }

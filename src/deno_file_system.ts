@@ -18,6 +18,8 @@ interface DenoFsApi {
   readDir(path: string): AsyncIterable<{ name: string }>;
   mkdir(path: string, options: { recursive: boolean }): Promise<void>;
   link(existing: string, newPath: string): Promise<void>;
+  utime(path: string, atime: Date, mtime: Date): Promise<void>;
+  lstat(path: string): Promise<{ mtime: Date | null }>;
   hostname(): string;
   readLinkSync(path: string): string;
   permissions: {
@@ -150,5 +152,17 @@ export class DenoFileSystem implements FileSystemAdapter {
   isProcessAlive(pid: number): boolean {
     if (deno().permissions.querySync({ name: "run" }).state !== "granted") return true;
     return processMayExist(pid);
+  }
+
+  /** Sets a file's modification time (and access time) without writing to it. */
+  touch(path: string, date: Date): Promise<void> {
+    return deno().utime(path, date, date);
+  }
+
+  /** A file's modification time, in ms since the epoch. */
+  async modifiedAt(path: string): Promise<number> {
+    const { mtime } = await deno().lstat(path);
+    if (mtime === null) throw new Error(`Cannot read the modification time of ${path}`);
+    return mtime.getTime();
   }
 }

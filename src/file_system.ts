@@ -77,4 +77,17 @@ export interface FileSystemAdapter {
    * it surely is not. Must not prompt or throw; answer `true` when unsure.
    */
   isProcessAlive?(pid: number): boolean;
+  /**
+   * Sets a file's modification time to `date` without writing to it, so that
+   * it needs no free space: heartbeats go on when the disk is full. Without
+   * it, a full disk stops them, and other engines take this one's jobs after
+   * `claimTimeout`.
+   */
+  touch?(path: string, date: Date): Promise<void>;
+  /**
+   * A file's modification time, in ms since the epoch; fails with `"ENOENT"`
+   * if it is missing. Without it, an engine that refreshes its heartbeat by
+   * {@linkcode touch} alone (on a full disk) is taken for silent.
+   */
+  modifiedAt?(path: string): Promise<number>;
 }
