@@ -54,6 +54,8 @@ interface UniqueRecord {
   methodName: string;
   engineId: string;
   createdAt: number;
+  /** The job's temporary file in the job directory, while it is being added. */
+  temp?: string;
 }
 
 /** An engine file: who is alive, refreshed by heartbeats. */
@@ -110,8 +112,9 @@ const WRITE_CONCURRENCY = 16;
 
 /**
  * How often a unique key whose job file is not in place yet is looked at
- * again: its live engine renames the file into place right after taking the
- * key (a key left so for longer than that engine's lease is left over).
+ * again: its live engine renames the file into place once the whole batch
+ * is written, however long that takes (a key whose job has neither its file
+ * nor its temporary file is left over).
  */
 const UNIQUE_KEY_RETRY_MS = 20;
 
@@ -324,7 +327,7 @@ export class FileJobStore implements JobStore {
     }
     if (job.uniqueKey === undefined) return { job, temp, stored: job };
     try {
-      const holder = await this.#takeUniqueKey(job);
+      const holder = await this.#takeUniqueKey(job, temp);
       if (holder === undefined && isScheduledOccurrence(job) && Date.now() >= job.executionDate) {
         // The key was free when the occurrence's date had come: it may have
         // run and let go of its key in another engine since this one
@@ -761,7 +764,7 @@ export class FileJobStore implements JobStore {
    * finished or gone is left over (its engine died, or could not remove it)
    * and is taken over.
    */
-  async #takeUniqueKey(job: Job): Promise<Job | undefined> {
+  async #takeUniqueKey(job: Job, temp: string): Promise<Job | undefined> {
     const path = await this.#uniquePath(job.uniqueKey!);
     const record: UniqueRecord = {
       uniqueKey: job.uniqueKey!,
@@ -769,6 +772,7 @@ export class FileJobStore implements JobStore {
       methodName: job.methodName,
       engineId: this.#engineId,
       createdAt: Date.now(),
+      temp: basename(temp),
     };
     for (;;) {
       if (await this.#linkNew(path, JSON.stringify(record))) return undefined;
@@ -776,24 +780,42 @@ export class FileJobStore implements JobStore {
       if (text === undefined) continue;
       const holder = parseJson(text) as UniqueRecord | undefined;
       if (typeof holder?.jobId === "string" && typeof holder.methodName === "string") {
-        const held = await this.#readJob(`${holder.methodName}__${holder.jobId}.json`);
+        const name = `${holder.methodName}__${holder.jobId}.json`;
+        const held = await this.#readJob(name);
         if (held !== undefined && isRunnable(held)) return held;
         if (held === undefined) {
           const engines = await this.#readEngines();
-          const engine = engines.get(holder.engineId);
-          const lease = typeof engine === "object" ? engine.claimTimeout : this.#claimTimeout;
           if (
-            this.#isEngineAlive(holder.engineId, engine) &&
-            Date.now() - holder.createdAt < lease
+            this.#isEngineAlive(holder.engineId, engines.get(holder.engineId)) &&
+            await this.#isBeingAdded(holder, name)
           ) {
-            // Its engine is renaming the job file into place: look again.
+            // Its engine will rename the job file into place: look again.
             await new Promise((resolve) => setTimeout(resolve, UNIQUE_KEY_RETRY_MS));
             continue;
           }
+          // Renamed into place since it was looked for?
+          const renamed = await this.#readJob(name);
+          if (renamed !== undefined && isRunnable(renamed)) return renamed;
         }
       }
       await this.#steal(path, text);
     }
+  }
+
+  /**
+   * Whether the job that holds a unique key still has the temporary file it
+   * was written to: its engine is adding it, however long its batch takes.
+   * Only a temporary file of that job and engine is looked at.
+   */
+  async #isBeingAdded(holder: UniqueRecord, name: string): Promise<boolean> {
+    const temp = holder.temp;
+    if (
+      typeof temp !== "string" || temp !== basename(temp) ||
+      !temp.startsWith(`.${name}.${holder.engineId}-`) || !TEMP_FILE_PATTERN.test(temp)
+    ) {
+      return false;
+    }
+    return await this.#readIfExists(join(this.#directory, temp)) !== undefined;
   }
 
   /** Lets go of the job's unique key, if it holds one. */

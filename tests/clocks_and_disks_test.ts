@@ -5,7 +5,7 @@
  * (`Date.now` is the wall clock, `performance.now` the monotonic one).
  */
 import assert from "node:assert/strict";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
@@ -414,6 +414,49 @@ async function plantClaim(directory: string, job: Job): Promise<void> {
   await writeFile(`${claim}.partial`, JSON.stringify({ engineId: OTHER_ENGINE }));
   await rename(`${claim}.partial`, claim);
 }
+
+describe("unique keys", () => {
+  test(
+    "a key taken by a batch that takes longer than claimTimeout to prepare stays its job's",
+    { timeout: 30_000 },
+    async () => {
+      await withTempDir(async (directory) => {
+        const fs = new FaultyFileSystem();
+        const slowWrite = deferred<void>();
+        // The second job of the batch is written slowly: five leases.
+        fs.disturb((call) => {
+          if (call.method !== "writeTextFile" || !call.path.includes("slow__")) return undefined;
+          slowWrite.resolve();
+          return { kind: "slow", delay: 1000 };
+        });
+        const batcher = new JobQueue({ directory, fsync: false, claimTimeout: 200, fs });
+        const other = new JobQueue({ directory, fsync: false });
+        try {
+          const batch = batcher.scheduleJobs([
+            { methodName: "keyed", uniqueKey: "the key" },
+            { methodName: "slow" },
+          ]);
+          await slowWrite.promise;
+          const unique = join(directory, ".jobq", "unique");
+          await withDeadline(
+            (async () => {
+              while ((await readdir(unique)).length === 0) await delay(10);
+            })(),
+            5_000,
+            "the batch's taking of its key",
+          );
+          const second = await other.scheduleJob({ methodName: "keyed", uniqueKey: "the key" });
+          const [first] = await batch;
+          assert.equal(second.id, first!.id);
+          const keyed = (await readdir(directory)).filter((name) => name.startsWith("keyed__"));
+          assert.deepEqual(keyed, [`${first!.key}.json`]);
+        } finally {
+          await Promise.all([batcher.dispose(), other.dispose()]);
+        }
+      });
+    },
+  );
+});
 
 describe("containers sharing a host name", () => {
   test("DenoFileSystem gives no host id where the pid namespace or pids cannot be checked", () => {
