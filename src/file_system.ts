@@ -75,6 +75,9 @@ export interface FileSystemAdapter {
   /**
    * Whether the process `pid` on this host may be alive: `false` only when
    * it surely is not. Must not prompt or throw; answer `true` when unsure.
+   * An engine on this host (same {@linkcode hostId}) whose pid is alive is
+   * never taken for dead, however long its heartbeat is silent: give no
+   * `hostId` where this cannot be asked.
    */
   isProcessAlive?(pid: number): boolean;
   /**
