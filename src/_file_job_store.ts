@@ -57,6 +57,8 @@ interface UniqueRecord {
   methodName: string;
   engineId: string;
   createdAt: number;
+  /** The job's temporary file in the job directory, while it is being added. */
+  temp?: string;
 }
 
 /** An engine file: who is alive, refreshed by heartbeats. */
@@ -70,6 +72,31 @@ interface EngineRecord {
   startedAt: number;
   heartbeatAt: number;
 }
+
+/**
+ * How an engine's heartbeat looked to this one: the same for how long, on
+ * this engine's monotonic clock. Wall clocks are not compared across
+ * processes: an NTP step or a resumed machine would make a live engine look
+ * silent (or a dead one live).
+ */
+interface HeartbeatWatch {
+  /** The engine file's modification time and text, when last read. */
+  signature: string;
+  /** When it was last read, on this engine's monotonic clock. */
+  readAt: number;
+  /** For how long, in ms, it has been seen unchanged. */
+  silentFor: number;
+}
+
+/**
+ * The most of an engine's lease that one gap between two readings of its
+ * heartbeat counts for: a reader held up itself (a blocked event loop, a
+ * suspended machine) did not see the engine silent for all that time, which
+ * may have held the engine up too. Well below the third of a lease at which
+ * engines beat, so that an engine held up with the reader, which beats as
+ * soon as it runs again, is not taken for dead.
+ */
+const LONGEST_COUNTED_GAP = 1 / 4;
 
 /** An engine file that exists but could not be read this time: taken as alive. */
 const UNREADABLE = "unreadable";
@@ -114,8 +141,9 @@ const FILE_OPERATION_LIMIT = 64;
 
 /**
  * How often a unique key whose job file is not in place yet is looked at
- * again: its live engine renames the file into place right after taking the
- * key (a key left so for longer than that engine's lease is left over).
+ * again: its live engine renames the file into place once the whole batch
+ * is written, however long that takes (a key whose job has neither its file
+ * nor its temporary file is left over).
  */
 const UNIQUE_KEY_RETRY_MS = 20;
 
@@ -199,6 +227,16 @@ export class FileJobStore implements JobStore {
   #sweepJobDirectory = true;
   /** Engines this store found dead and removed: their temporary files are leftovers. */
   readonly #deadEngines = new Set<string>();
+  /** The heartbeats of the other engines, as this one watches them. */
+  readonly #heartbeats = new Map<string, HeartbeatWatch>();
+  /** The date this engine last gave its engine file, by a write or by touch(). */
+  #beatAt = 0;
+  /**
+   * Jobs whose claim another engine took from this one while it ran them,
+   * taking it for dead: the interruption counted for that run is undone the
+   * next time this engine writes the job (see #interruptionsOf).
+   */
+  readonly #lostClaims = new Set<string>();
 
   constructor(options: FileJobStoreOptions) {
     this.#directory = options.directory;
@@ -337,7 +375,7 @@ export class FileJobStore implements JobStore {
     }
     if (job.uniqueKey === undefined) return { job, temp, stored: job };
     try {
-      const holder = await this.#takeUniqueKey(job);
+      const holder = await this.#takeUniqueKey(job, temp);
       if (holder === undefined && isScheduledOccurrence(job) && Date.now() >= job.executionDate) {
         // The key was free when the occurrence's date had come: it may have
         // run and let go of its key in another engine since this one
@@ -413,6 +451,7 @@ export class FileJobStore implements JobStore {
         state: JobState.IN_PROGRESS,
         attempts: current.attempts + 1,
         startedAt: claimedAt,
+        interruptions: this.#interruptionsOf(current),
       });
       return { kind: "claimed", job: claimed };
     } catch (error) {
@@ -710,7 +749,7 @@ export class FileJobStore implements JobStore {
             withChanges(job, {
               state: JobState.NOT_STARTED,
               attempts: counted ? job.attempts : job.attempts + 1,
-              interruptions: job.interruptions + 1,
+              interruptions: this.#interruptionsOf(job) + 1,
             }),
             "Cannot count the attempt that a crash cut short",
           );
@@ -734,9 +773,43 @@ export class FileJobStore implements JobStore {
       startedAt: this.#startedAt,
       heartbeatAt: Date.now(),
     };
-    await this.#atomicWrite(path, JSON.stringify(record), false).catch((cause) => {
-      throw this.#error("Cannot refresh this engine's heartbeat", cause);
-    });
+    try {
+      await this.#atomicWrite(path, JSON.stringify(record), false);
+      this.#beatAt = record.heartbeatAt;
+    } catch (cause) {
+      // A full disk: the file's modification time tells others that this
+      // engine lives as well, and changing it needs no space.
+      if (!await this.#touch(path)) {
+        throw this.#error("Cannot refresh this engine's heartbeat", cause);
+      }
+    }
+  }
+
+  /**
+   * Gives an existing file a modification time other than the one it had
+   * from this engine, even with a clock that stepped back or a file system
+   * that keeps whole seconds; resolves to whether it could.
+   */
+  async #touch(path: string): Promise<boolean> {
+    if (this.#fs.touch === undefined) return false;
+    const now = Date.now();
+    const date = Math.abs(now - this.#beatAt) >= 1000 ? now : this.#beatAt + 1000;
+    try {
+      await this.#fs.touch(path, new Date(date));
+    } catch {
+      return false;
+    }
+    this.#beatAt = date;
+    return true;
+  }
+
+  /**
+   * A job's count of interruptions, less the one counted when another engine
+   * took this engine's claim on it for a dead engine's: this engine lived,
+   * and a job must not be failed for deaths that did not happen.
+   */
+  #interruptionsOf(job: Job): number {
+    return this.#lostClaims.delete(job.id) ? Math.max(0, job.interruptions - 1) : job.interruptions;
   }
 
   /**
@@ -760,7 +833,7 @@ export class FileJobStore implements JobStore {
    * finished or gone is left over (its engine died, or could not remove it)
    * and is taken over.
    */
-  async #takeUniqueKey(job: Job): Promise<Job | undefined> {
+  async #takeUniqueKey(job: Job, temp: string): Promise<Job | undefined> {
     const path = await this.#uniquePath(job.uniqueKey!);
     const record: UniqueRecord = {
       uniqueKey: job.uniqueKey!,
@@ -768,6 +841,7 @@ export class FileJobStore implements JobStore {
       methodName: job.methodName,
       engineId: this.#engineId,
       createdAt: Date.now(),
+      temp: basename(temp),
     };
     for (;;) {
       if (await this.#linkNew(path, JSON.stringify(record))) return undefined;
@@ -777,24 +851,42 @@ export class FileJobStore implements JobStore {
       // Names from a file reach paths only when they are names jobq makes;
       // a record with others is no key of a job, and is taken over.
       if (holder !== undefined && isJobName(holder.methodName, holder.jobId)) {
-        const held = await this.#readJob(`${holder.methodName}__${holder.jobId}.json`);
+        const name = `${holder.methodName}__${holder.jobId}.json`;
+        const held = await this.#readJob(name);
         if (held !== undefined && isRunnable(held)) return held;
         if (held === undefined) {
           const engines = await this.#readEngines();
-          const engine = engines.get(holder.engineId);
-          const lease = typeof engine === "object" ? engine.claimTimeout : this.#claimTimeout;
           if (
-            this.#isEngineAlive(holder.engineId, engine) &&
-            Date.now() - holder.createdAt < lease
+            this.#isEngineAlive(holder.engineId, engines.get(holder.engineId)) &&
+            await this.#isBeingAdded(holder, name)
           ) {
-            // Its engine is renaming the job file into place: look again.
+            // Its engine will rename the job file into place: look again.
             await new Promise((resolve) => setTimeout(resolve, UNIQUE_KEY_RETRY_MS));
             continue;
           }
+          // Renamed into place since it was looked for?
+          const renamed = await this.#readJob(name);
+          if (renamed !== undefined && isRunnable(renamed)) return renamed;
         }
       }
       await this.#steal(path, text);
     }
+  }
+
+  /**
+   * Whether the job that holds a unique key still has the temporary file it
+   * was written to: its engine is adding it, however long its batch takes.
+   * Only a temporary file of that job and engine is looked at.
+   */
+  async #isBeingAdded(holder: UniqueRecord, name: string): Promise<boolean> {
+    const temp = holder.temp;
+    if (
+      typeof temp !== "string" || temp !== basename(temp) ||
+      !temp.startsWith(`.${name}.${holder.engineId}-`) || !TEMP_FILE_PATTERN.test(temp)
+    ) {
+      return false;
+    }
+    return await this.#readIfExists(join(this.#directory, temp)) !== undefined;
   }
 
   /** Lets go of the job's unique key, if it holds one. */
@@ -837,6 +929,7 @@ export class FileJobStore implements JobStore {
   /** Forgets a claim this engine lost to another: that one's run owns the file now. */
   #letGo(job: Job): undefined {
     this.#heldClaims.delete(job.id);
+    this.#lostClaims.add(job.id);
     return undefined;
   }
 
@@ -1062,12 +1155,13 @@ export class FileJobStore implements JobStore {
   }
 
   /**
-   * Reads the engine files, `<engineId>.json`. One that exists but cannot be
-   * read this time (a passing I/O error) counts as alive: taking a live
-   * engine for dead would run its jobs twice. One that is not the record of
-   * the engine its name says (other files, links, forgeries) is left out,
-   * and so counts as dead. Ids come from names checked to be engine ids, so
-   * that removing a dead engine's files never reaches outside the folder.
+   * Reads the engine files, `<engineId>.json`, and watches their
+   * heartbeats. One that exists but cannot be read this time (a passing I/O
+   * error) counts as alive: taking a live engine for dead would run its jobs
+   * twice. One that is not the record of the engine its name says (other
+   * files, links, forgeries) is left out, and so counts as dead. Ids come
+   * from names checked to be engine ids, so that removing a dead engine's
+   * files never reaches outside the folder.
    */
   async #readEngines(): Promise<Map<string, EngineStatus>> {
     const engines = new Map<string, EngineStatus>();
@@ -1076,8 +1170,11 @@ export class FileJobStore implements JobStore {
       const engineId = stripJson(name);
       if (!ENGINE_ID_PATTERN.test(engineId)) continue;
       let text: string;
+      let modifiedAt: number | undefined;
       try {
-        text = await this.#readRecord(join(this.#engines, name));
+        const path = join(this.#engines, name);
+        text = await this.#readRecord(path);
+        modifiedAt = await this.#fs.modifiedAt?.(path);
       } catch (cause) {
         if (!isNotFound(cause)) engines.set(engineId, UNREADABLE);
         continue;
@@ -1088,9 +1185,31 @@ export class FileJobStore implements JobStore {
         typeof record.pid === "number"
       ) {
         engines.set(engineId, record);
+        this.#watchHeartbeat(record, `${modifiedAt} ${text}`);
       }
     }
+    for (const engineId of this.#heartbeats.keys()) {
+      if (!engines.has(engineId)) this.#heartbeats.delete(engineId);
+    }
     return engines;
+  }
+
+  /** Notes how an engine's heartbeat looks now: changed, or the same for longer. */
+  #watchHeartbeat(engine: EngineRecord, signature: string): void {
+    const now = performance.now();
+    const seen = this.#heartbeats.get(engine.engineId);
+    if (seen === undefined || seen.signature !== signature) {
+      this.#heartbeats.set(engine.engineId, { signature, readAt: now, silentFor: 0 });
+      return;
+    }
+    seen.silentFor += Math.min(now - seen.readAt, this.#leaseOf(engine) * LONGEST_COUNTED_GAP);
+    seen.readAt = now;
+  }
+
+  /** How long an engine may go unheard: its own claimTimeout. */
+  #leaseOf(engine: EngineRecord): number {
+    const lease = engine.claimTimeout;
+    return typeof lease === "number" && lease > 0 && lease < Infinity ? lease : this.#claimTimeout;
   }
 
   /** Tells whether a claim's engine is gone, so that the claim can be taken back. */
@@ -1104,9 +1223,9 @@ export class FileJobStore implements JobStore {
     if (claim === undefined || typeof claim.engineId !== "string") {
       // Claims are linked into place whole; one that cannot be read was
       // damaged some other way (a disk fault, a hand edit). Give it the lease.
-      const firstSeen = this.#unreadableClaims.get(name) ?? Date.now();
+      const firstSeen = this.#unreadableClaims.get(name) ?? performance.now();
       this.#unreadableClaims.set(name, firstSeen);
-      return Date.now() - firstSeen > this.#claimTimeout;
+      return performance.now() - firstSeen > this.#claimTimeout;
     }
     this.#unreadableClaims.delete(name);
     if (claim.engineId === this.#engineId) {
@@ -1120,19 +1239,26 @@ export class FileJobStore implements JobStore {
       : dead.has(claim.engineId);
   }
 
+  /**
+   * Whether an engine lives: by its pid on this host, else by its heartbeat,
+   * which must not have been seen unchanged for its lease (see
+   * #watchHeartbeat). An engine first seen now has a lease to show that it
+   * lives.
+   */
   #isEngineAlive(engineId: string, engine: EngineStatus | undefined): boolean {
     if (enginesInThisProcess.has(engineId) || engine === UNREADABLE) return true;
     if (engine === undefined) return false;
     if (this.#hostId !== undefined && engine.hostId === this.#hostId) {
       // Same host and pid namespace: a dead pid, or this very pid (reused
-      // after a restart) for an engine this process does not run, is proof.
+      // after a restart) for an engine this process does not run, is proof
+      // of death; a live pid is proof of life, whatever its heartbeat says
+      // (its event loop may be blocked).
       if (engine.pid === process.pid) return false;
-      if (this.#fs.isProcessAlive?.(engine.pid) === false) return false;
+      const alive = this.#fs.isProcessAlive?.(engine.pid);
+      if (alive !== undefined) return alive;
     }
-    const lease = typeof engine.claimTimeout === "number"
-      ? engine.claimTimeout
-      : this.#claimTimeout;
-    return Date.now() - engine.heartbeatAt <= lease;
+    const seen = this.#heartbeats.get(engineId);
+    return seen === undefined || seen.silentFor < this.#leaseOf(engine);
   }
 
   /**
@@ -1186,8 +1312,11 @@ export class FileJobStore implements JobStore {
         const [, owner, createdAt] = temp as unknown as [string, string, string];
         const engine = engines.get(owner);
         const old = Date.now() - parseInt(createdAt, 36) > this.#claimTimeout;
-        const dead = this.#deadEngines.has(owner) ||
-          (!this.#isEngineAlive(owner, engine) && (engine !== undefined || old));
+        // An engine taken for dead may have been only held up: once its file
+        // is back, its temporary files are live again.
+        const dead = engine === undefined
+          ? this.#deadEngines.has(owner) || (!enginesInThisProcess.has(owner) && old)
+          : !this.#isEngineAlive(owner, engine);
         if (dead) {
           await this.#removeIfExists(join(directory, name));
         }
@@ -1296,6 +1425,10 @@ function limitOperations(fs: FileSystemAdapter, limit: number): FileSystemAdapte
     link: (existing, newPath) => limiter.run(() => fs.link(existing, newPath)),
     syncDir: (path) => limiter.run(() => fs.syncDir(path)),
     lstat: (path) => limiter.run(() => fs.lstat(path)),
+    ...(fs.touch &&
+      { touch: (path: string, date: Date) => limiter.run(() => fs.touch!(path, date)) }),
+    ...(fs.modifiedAt &&
+      { modifiedAt: (path: string) => limiter.run(() => fs.modifiedAt!(path)) }),
     // Questions about processes open no file.
     ...(fs.hostId && { hostId: () => fs.hostId!() }),
     ...(fs.isProcessAlive && { isProcessAlive: (pid: number) => fs.isProcessAlive!(pid) }),

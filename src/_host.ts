@@ -5,13 +5,19 @@ export const PID_NAMESPACE_LINK = "/proc/self/ns/pid";
 
 /**
  * `host` and the pid namespace `readNamespace` reads, such as
- * `web-1 pid:[4026531836]`; `host` alone where there is no such thing.
+ * `web-1 pid:[4026531836]`; `host` alone where there is no such thing (not
+ * Linux). `undefined` on Linux when the namespace cannot be read (no
+ * permission, no `/proc`): containers may share a host name, so pids are
+ * then no proof of anything and claims are recovered by lease only.
  */
-export function withPidNamespace(host: string, readNamespace: () => string): string {
+export function withPidNamespace(
+  host: string,
+  readNamespace: () => string,
+): string | undefined {
   try {
     return `${host} ${readNamespace()}`;
   } catch {
-    return host;
+    return process.platform === "linux" ? undefined : host;
   }
 }
 

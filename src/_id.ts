@@ -1,6 +1,9 @@
 /** The latest date an id can carry: ISO strings sort as text only up to year 9999. */
 export const MAX_EXECUTION_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+/** How many ids the 4 base-36 digits of the sequence tell apart within one millisecond. */
+const SEQUENCE_LIMIT = 36 ** 4;
+
 let lastCreatedAt = 0;
 let sequence = 0;
 
@@ -14,8 +17,16 @@ let sequence = 0;
  * used, so an id is safe in a file name on every platform.
  */
 export function createJobId(executionDate: number): string {
-  const now = Math.max(Date.now(), lastCreatedAt);
+  // Never back in time: ids keep their creation order when the clock steps
+  // back. Every id of this process may then share one millisecond until the
+  // clock catches up: a full sequence moves on to the next one, so that an
+  // id keeps its width (a longer one is refused on load).
+  let now = Math.max(Date.now(), lastCreatedAt);
   sequence = now === lastCreatedAt ? sequence + 1 : 0;
+  if (sequence === SEQUENCE_LIMIT) {
+    now++;
+    sequence = 0;
+  }
   lastCreatedAt = now;
   const stamp = now.toString(36).padStart(9, "0") +
     sequence.toString(36).padStart(4, "0");

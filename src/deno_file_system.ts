@@ -27,12 +27,14 @@ interface DenoFsApi {
     isSymlink: boolean;
     size: number;
     mode: number | null;
+    mtime: Date | null;
   }>;
   rename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
   readDir(path: string): AsyncIterable<{ name: string }>;
   mkdir(path: string, options: { recursive: boolean; mode?: number }): Promise<void>;
   link(existing: string, newPath: string): Promise<void>;
+  utime(path: string, atime: Date, mtime: Date): Promise<void>;
   hostname(): string;
   readLinkSync(path: string): string;
   permissions: {
@@ -154,12 +156,16 @@ export class DenoFileSystem implements FileSystemAdapter {
 
   /**
    * This host's name, when `--allow-sys` grants it, and its pid namespace
-   * where `--allow-read` reaches it. Permissions are queried first: a library
-   * must never make Deno prompt.
+   * where `--allow-read` reaches it; `undefined` without them, or without
+   * `--allow-run` (pids cannot be checked then). Permissions are queried
+   * first: a library must never make Deno prompt.
    */
   hostId(): string | undefined {
     const { permissions } = deno();
-    if (permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+    if (
+      permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted" ||
+      permissions.querySync({ name: "run" }).state !== "granted"
+    ) {
       return undefined;
     }
     const readable = permissions.querySync({ name: "read", path: PID_NAMESPACE_LINK });
@@ -176,5 +182,17 @@ export class DenoFileSystem implements FileSystemAdapter {
   isProcessAlive(pid: number): boolean {
     if (deno().permissions.querySync({ name: "run" }).state !== "granted") return true;
     return processMayExist(pid);
+  }
+
+  /** Sets a file's modification time (and access time) without writing to it. */
+  touch(path: string, date: Date): Promise<void> {
+    return deno().utime(path, date, date);
+  }
+
+  /** A file's modification time, in ms since the epoch. */
+  async modifiedAt(path: string): Promise<number> {
+    const { mtime } = await deno().lstat(path);
+    if (mtime === null) throw new Error(`Cannot read the modification time of ${path}`);
+    return mtime.getTime();
   }
 }

@@ -149,14 +149,32 @@ export interface FileSystemAdapter {
    * What identifies the set of processes this one can check with
    * {@linkcode isProcessAlive}: the host name and, where the system tells it,
    * the pid namespace (containers on one host can share a host name but not
-   * their pids). `undefined` when the runtime may not read it. With it, an
-   * engine recovers the claims of a crashed process on the same host at once
-   * instead of after `claimTimeout`; without it, by lease only.
+   * their pids). `undefined` when the runtime may not read it, or cannot
+   * tell the pid namespace where there are such things (Linux): a host name
+   * alone would take the pids of another container for this one's. With it,
+   * an engine recovers the claims of a crashed process on the same host at
+   * once instead of after `claimTimeout`; without it, by lease only.
    */
   hostId?(): string | undefined;
   /**
    * Whether the process `pid` on this host may be alive: `false` only when
    * it surely is not. Must not prompt or throw; answer `true` when unsure.
+   * An engine on this host (same {@linkcode hostId}) whose pid is alive is
+   * never taken for dead, however long its heartbeat is silent: give no
+   * `hostId` where this cannot be asked.
    */
   isProcessAlive?(pid: number): boolean;
+  /**
+   * Sets a file's modification time to `date` without writing to it, so that
+   * it needs no free space: heartbeats go on when the disk is full. Without
+   * it, a full disk stops them, and other engines take this one's jobs after
+   * `claimTimeout`.
+   */
+  touch?(path: string, date: Date): Promise<void>;
+  /**
+   * A file's modification time, in ms since the epoch; fails with `"ENOENT"`
+   * if it is missing. Without it, an engine that refreshes its heartbeat by
+   * {@linkcode touch} alone (on a full disk) is taken for silent.
+   */
+  modifiedAt?(path: string): Promise<number>;
 }

@@ -1523,6 +1523,9 @@ export class JobQueueEngine {
   }
 
   #reportLostClaim(job: Job): undefined {
+    // The engine that took the job over may die or stall in turn: watched as
+    // any job held elsewhere, it runs here again once that claim is recovered.
+    this.#heldElsewhere.set(job.id, job);
     this.#emit("error", lostClaimError(job));
     return undefined;
   }

@@ -97,4 +97,14 @@ export class NodeFileSystem implements FileSystemAdapter {
   isProcessAlive(pid: number): boolean {
     return processMayExist(pid);
   }
+
+  /** Sets a file's modification time (and access time) without writing to it. */
+  touch(path: string, date: Date): Promise<void> {
+    return fs.lutimes(path, date, date);
+  }
+
+  /** A file's modification time, in ms since the epoch. */
+  async modifiedAt(path: string): Promise<number> {
+    return (await fs.lstat(path)).mtimeMs;
+  }
 }

@@ -22,7 +22,9 @@ export type FsMethod =
   | "mkdir"
   | "link"
   | "syncDir"
-  | "lstat";
+  | "lstat"
+  | "touch"
+  | "modifiedAt";
 
 /** One call to the adapter, as recorded. */
 export interface FsCall {
@@ -205,6 +207,23 @@ export class FaultyFileSystem implements FileSystemAdapter {
 
   isProcessAlive(pid: number): boolean {
     return this.#inner.isProcessAlive?.(pid) ?? true;
+  }
+
+  touch(path: string, date: Date): Promise<void> {
+    return this.#call({ method: "touch", path }, () => this.#innerMethod("touch")(path, date));
+  }
+
+  modifiedAt(path: string): Promise<number> {
+    return this.#call({ method: "modifiedAt", path }, () => this.#innerMethod("modifiedAt")(path));
+  }
+
+  /** One of the inner adapter's optional methods, which this one always has. */
+  #innerMethod<K extends "touch" | "modifiedAt">(
+    name: K,
+  ): NonNullable<FileSystemAdapter[K]> {
+    const method = this.#inner[name];
+    if (method === undefined) throw new TypeError(`The inner adapter has no ${name}()`);
+    return method.bind(this.#inner) as NonNullable<FileSystemAdapter[K]>;
   }
 
   /**

@@ -347,6 +347,27 @@ for (const [name, create] of adapters) {
       });
     });
 
+    test("touch() sets the modification time modifiedAt() reads, and leaves the content alone", async () => {
+      await withTempDir(async (dir) => {
+        const path = join(dir, "engine.json");
+        await fs.writeTextFile(path, TEXT);
+        for (const date of [Date.UTC(2030, 0, 1, 0, 0, 1), Date.UTC(2020, 5, 6, 7, 8, 9)]) {
+          await fs.touch!(path, new Date(date));
+          assert.equal(await fs.modifiedAt!(path), date);
+        }
+        assert.equal(await fs.readTextFile(path), TEXT);
+      });
+    });
+
+    test("touch() and modifiedAt() of a missing file fail with ENOENT", async () => {
+      await withTempDir(async (dir) => {
+        const path = join(dir, "missing.json");
+        await assertCode(fs.touch!(path, new Date()), "ENOENT");
+        await assertCode(fs.modifiedAt!(path), "ENOENT");
+        assert.deepEqual(await fs.readDir(dir), []);
+      });
+    });
+
     test("hostId() names this host and, on Linux, its pid namespace", () => {
       const id = fs.hostId?.();
       assert.equal(typeof id, "string");

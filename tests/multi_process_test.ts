@@ -209,11 +209,12 @@ describe("an engine whose claim was taken over while it ran", () => {
 
 describe("a claim of a silent engine on another host", () => {
   test(
-    "is recovered once its heartbeat is older than claimTimeout",
+    "is recovered once its heartbeat has been seen unchanged for its claimTimeout",
     { timeout: 30_000 },
     async () => {
       await withTempDir(async (directory) => {
-        const job = await plantForeignClaim(directory, Date.now() - 10 * CLAIM_TIMEOUT);
+        // However old its date: only this queue's own clock tells silence.
+        const job = await plantForeignClaim(directory, Date.now() - 10 * CLAIM_TIMEOUT, 300);
         const queue = new JobQueue({
           directory,
           fsync: false,
@@ -234,7 +235,7 @@ describe("a claim of a silent engine on another host", () => {
   );
 
   test(
-    "is left alone while its heartbeat is fresh, even with a pid that is dead here",
+    "is left alone while its heartbeat has not been silent for its claimTimeout, even with a pid that is dead here",
     { timeout: 30_000 },
     async () => {
       await withTempDir(async (directory) => {
@@ -256,9 +257,9 @@ describe("a claim of a silent engine on another host", () => {
           assert.deepEqual(started, []);
           assert.equal((await readJobFile(directory, job)).state, JobState.IN_PROGRESS);
 
-          // The engine falls silent: its heartbeat ages past claimTimeout.
+          // The engine beats once more, now with a lease of 300 ms, and falls silent.
           const completed = nextEvent(queue, "completed", (done) => done.id === job.id);
-          await writeEngineFile(directory, Date.now() - 2 * CLAIM_TIMEOUT);
+          await writeEngineFile(directory, Date.now(), 300);
           assert.equal((await completed).attempts, 2);
         } finally {
           await queue.dispose();
