@@ -42,8 +42,8 @@ export {
   type TypedJobHandler,
   type TypedJobSpec,
   type UntypedJobs,
-} from "./src/job_queue.ts";
-export type { Repeat } from "./src/repeat.ts";
+} from "./src/queue/job_queue.ts";
+export type { Repeat } from "./src/job/repeat.ts";
 export {
   type DisposeOptions,
   type JobHandler,
@@ -51,20 +51,20 @@ export {
   type JobQueueEngineOptions,
   type KeepCompleted,
   type PruneOptions,
-} from "./src/job_queue_engine.ts";
+} from "./src/engine/job_queue_engine.ts";
 export {
   type Backoff,
   type BackoffPolicy,
   type JobHandlerOptions,
   type StorableRetryOptions,
-} from "./src/retry.ts";
-export { Job, type JobErrorRecord, type JobRecord, type JobSpec, JobState } from "./src/job.ts";
+} from "./src/job/retry.ts";
+export { Job, type JobErrorRecord, type JobRecord, type JobSpec, JobState } from "./src/job/job.ts";
 export {
   JobQueueError,
   type JobQueueErrorInfo,
   type JobQueueErrorOptions,
 } from "./src/job_queue_error.ts";
-export { type JobContext, jobContext } from "./src/job_context.ts";
+export { type JobContext, jobContext } from "./src/engine/job_context.ts";
 export {
   type DebugInfo,
   type DebugPayload,
@@ -76,15 +76,15 @@ export {
   type JobQueueEventMap,
   type JobQueueEventName,
   type JobQueuePayloadMap,
-} from "./src/events.ts";
-export { LockingQueue } from "./src/locking_queue.ts";
+} from "./src/engine/events.ts";
+export { LockingQueue } from "./src/store/file/locking_queue.ts";
 export type {
   FileInfo,
   FileSystemAdapter,
   MkdirOptions,
   ReadTextFileOptions,
   WriteTextFileOptions,
-} from "./src/file_system.ts";
-export { DenoFileSystem } from "./src/deno_file_system.ts";
-export { BunFileSystem } from "./src/bun_file_system.ts";
-export { NodeFileSystem } from "./src/node_file_system.ts";
+} from "./src/fs/file_system.ts";
+export { DenoFileSystem } from "./src/fs/deno_file_system.ts";
+export { BunFileSystem } from "./src/fs/bun_file_system.ts";
+export { NodeFileSystem } from "./src/fs/node_file_system.ts";

@@ -1,8 +1,8 @@
 /**
  * Builds the npm package in `npm/` with TypeScript's compiler: ESM JavaScript
  * and `.d.ts` from the entry points of deno.json's `exports` (`mod.ts`, and
- * `src/cli.ts` as `@x/jobq/cli`) and what they import, the `jobq` command
- * (`src/_cli_bin.ts`, executable, its `#!` line kept), a `package.json` whose
+ * `src/cli/cli.ts` as `@x/jobq/cli`) and what they import, the `jobq` command
+ * (`src/cli/_cli_bin.ts`, executable, its `#!` line kept), a `package.json` whose
  * `dependencies` are the npm packages `src/` imports (with the versions of
  * deno.json's import map), README.md and LICENSE. Fails on any TypeScript
  * error, and when the public declarations need Node's types.
@@ -39,7 +39,7 @@ const testsDir = join(root, "tests");
 const modPath = join(root, "mod.ts");
 /** The `jobq` command: always runs the CLI (npm starts it through a symbolic link). */
 const binName = "jobq";
-const binSource = join(root, "src", "_cli_bin.ts");
+const binSource = join(root, "src", "cli", "_cli_bin.ts");
 
 /** The npm description; the JSR one is the module doc of `mod.ts`. */
 const description =
@@ -461,7 +461,7 @@ const declarationsWithJsExtensions = mapSpecifiers<ts.SourceFile | ts.Bundle>((s
 );
 
 /**
- * Points imports of the repository's entry points (`mod.ts`, `src/cli.ts`)
+ * Points imports of the repository's entry points (`mod.ts`, `src/cli/cli.ts`)
  * at the built package by its name (`@x/jobq`, `@x/jobq/cli`: Node resolves
  * a package's own name from inside it), and refuses any other import that
  * leaves `ownDir`: tests, the demo and the examples see jobq only as users

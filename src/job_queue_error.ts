@@ -1,4 +1,4 @@
-import type { Job } from "./job.ts";
+import type { Job } from "./job/job.ts";
 
 /** What a {@linkcode JobQueueError} is about: the job, the file, or both. */
 export interface JobQueueErrorInfo {

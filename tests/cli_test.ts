@@ -12,7 +12,7 @@ import process from "node:process";
 import { describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Job, type JobRecord, JobState } from "../mod.ts";
-import { main } from "../src/cli.ts";
+import { main } from "../src/cli/cli.ts";
 import {
   deferred,
   nextEvent,
@@ -29,7 +29,7 @@ import {
 const cliPath = fileURLToPath(
   runtime === "node"
     ? import.meta.resolve("@x/jobq/cli")
-    : new URL("../src/cli.ts", import.meta.url).href,
+    : new URL("../src/cli/cli.ts", import.meta.url).href,
 );
 const binPath = fileURLToPath(
   new URL(runtime === "node" ? "./_cli_bin.js" : "./_cli_bin.ts", pathToFileURL(cliPath)),

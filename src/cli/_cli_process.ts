@@ -3,7 +3,7 @@
  * {@linkcode CliIo}, and its exit status.
  */
 import process from "node:process";
-import type { CliIo } from "./cli.ts";
+import type { CliIo } from "./cli_io.ts";
 
 /**
  * The process's standard output and error; state names coloured only when

@@ -3,7 +3,7 @@
  * messages. Pure functions of their input, so the output is the same in
  * every runtime.
  */
-import type { JobState } from "./job.ts";
+import type { JobState } from "../job/job.ts";
 
 /** One cell of a table: its text, and the ANSI colour it is painted in, if any. */
 export interface Cell {

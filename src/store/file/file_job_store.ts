@@ -1,10 +1,10 @@
 import { basename, dirname, join } from "node:path";
-import { Limiter, mapLimit } from "./_async.ts";
-import { isAlreadyExists, isNotFound, isRefusedFile } from "./_fs_errors.ts";
-import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "./_id.ts";
-import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "./_job_store.ts";
+import { Limiter, mapLimit } from "../../_async.ts";
+import { isAlreadyExists, isNotFound, isRefusedFile } from "../../fs/_fs_errors.ts";
+import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "../../job/_id.ts";
+import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "../job_store.ts";
 import process from "node:process";
-import type { FileSystemAdapter, WriteTextFileOptions } from "./file_system.ts";
+import type { FileSystemAdapter, WriteTextFileOptions } from "../../fs/file_system.ts";
 import {
   isScheduledOccurrence,
   Job,
@@ -12,9 +12,9 @@ import {
   type JobRecord,
   JobState,
   occurrenceAfter,
-} from "./job.ts";
-import { JobQueueError } from "./job_queue_error.ts";
-import { assertMethodName } from "./_validate.ts";
+} from "../../job/job.ts";
+import { JobQueueError } from "../../job_queue_error.ts";
+import { assertMethodName } from "../../job/_validate.ts";
 
 /** Options of {@linkcode FileJobStore}. */
 export interface FileJobStoreOptions {

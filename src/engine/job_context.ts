@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Job } from "./job.ts";
+import type { Job } from "../job/job.ts";
 
 /**
  * What a running handler can learn about its job, through

@@ -3,16 +3,16 @@ import {
   type JobQueueEventName,
   type JobQueuePayloadMap,
   toEvent,
-} from "./events.ts";
-import type { Job, JobSpec } from "./job.ts";
+} from "../engine/events.ts";
+import type { Job, JobSpec } from "../job/job.ts";
 import {
   type DisposeOptions,
   type JobHandler,
   JobQueueEngine,
   type JobQueueEngineOptions,
   type PruneOptions,
-} from "./job_queue_engine.ts";
-import type { JobHandlerOptions } from "./retry.ts";
+} from "../engine/job_queue_engine.ts";
+import type { JobHandlerOptions } from "../job/retry.ts";
 
 /**
  * The handler of jobs whose params are `Params`: spread when `Params` is an

@@ -1,4 +1,4 @@
-import type { Job, JobErrorRecord } from "./job.ts";
+import type { Job, JobErrorRecord } from "../job/job.ts";
 
 /**
  * What identifies a stored job: a whole {@linkcode Job}, or what its file

@@ -1,5 +1,5 @@
-import type { JobRef } from "./_job_store.ts";
-import type { Job } from "./job.ts";
+import type { JobRef } from "../job_store.ts";
+import type { Job } from "../../job/job.ts";
 
 /**
  * Jobs in an order (see {@linkcode byDate} and {@linkcode byPriority}): a

@@ -1,17 +1,17 @@
 import * as nodeTimers from "node:timers";
-import { defaultFileSystem } from "./_default_file_system.ts";
-import { createEngineId, FileJobStore } from "./_file_job_store.ts";
-import { finishesWithin, mapLimit } from "./_async.ts";
-import { MAX_EXECUTION_DATE } from "./_id.ts";
-import { byDate, byPriority, JobIndex } from "./_job_index.ts";
-import type { JobRef, JobStore } from "./_job_store.ts";
-import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
+import { defaultFileSystem } from "../fs/_default_file_system.ts";
+import { createEngineId, FileJobStore } from "../store/file/file_job_store.ts";
+import { finishesWithin, mapLimit } from "../_async.ts";
+import { MAX_EXECUTION_DATE } from "../job/_id.ts";
+import { byDate, byPriority, JobIndex } from "../store/file/_job_index.ts";
+import type { JobRef, JobStore } from "../store/job_store.ts";
+import { assertJsonFaithful, assertMethodName } from "../job/_validate.ts";
 import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
-import type { FileSystemAdapter } from "./file_system.ts";
-import { Job, type JobErrorRecord, type JobSpec, JobState, occurrenceAfter } from "./job.ts";
+import type { FileSystemAdapter } from "../fs/file_system.ts";
+import { Job, type JobErrorRecord, type JobSpec, JobState, occurrenceAfter } from "../job/job.ts";
 import { currentJobContext, runWithJobContext } from "./job_context.ts";
-import { JobQueueError } from "./job_queue_error.ts";
-import { LockingQueue } from "./locking_queue.ts";
+import { JobQueueError } from "../job_queue_error.ts";
+import { LockingQueue } from "../store/file/locking_queue.ts";
 import {
   assertRetryOptions,
   type Backoff,
@@ -19,7 +19,7 @@ import {
   DEFAULT_BACKOFF,
   type JobHandlerOptions,
   MAX_BACKOFF_DELAY,
-} from "./retry.ts";
+} from "../job/retry.ts";
 
 /**
  * A function that runs jobs of one method. Array params are spread into its

@@ -1,5 +1,5 @@
-import type { Job } from "./job.ts";
-import type { JobQueueError } from "./job_queue_error.ts";
+import type { Job } from "../job/job.ts";
+import type { JobQueueError } from "../job_queue_error.ts";
 
 /** The `info` of a debug event: the job involved, and other details. */
 export interface DebugInfo {

@@ -37,9 +37,10 @@
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import type { CliIo } from "./cli_io.ts";
 import { processIo, runAsProgram } from "./_cli_process.ts";
-import { defaultFileSystem } from "./_default_file_system.ts";
-import { isNotFound } from "./_fs_errors.ts";
+import { defaultFileSystem } from "../fs/_default_file_system.ts";
+import { isNotFound } from "../fs/_fs_errors.ts";
 import {
   type Cell,
   count,
@@ -51,32 +52,10 @@ import {
   stateCell,
   terminalJson,
 } from "./_cli_format.ts";
-import { type Job, type JobRecord, JobState } from "./job.ts";
-import { JobQueueEngine } from "./job_queue_engine.ts";
+import { type Job, type JobRecord, JobState } from "../job/job.ts";
+import { JobQueueEngine } from "../engine/job_queue_engine.ts";
 
-/**
- * Where {@linkcode main} writes, and how.
- *
- * @example Capturing the output
- * ```ts
- * import type { CliIo } from "@x/jobq/cli";
- *
- * let stdout = "";
- * const io: CliIo = { stdout: (text) => stdout += text, stderr: () => {}, color: false };
- * ```
- */
-export interface CliIo {
-  /** Receives what the command prints: tables, records, JSON. */
-  stdout(text: string): void;
-  /** Receives error messages and warnings, one line each. */
-  stderr(text: string): void;
-  /**
-   * Colour the state names.
-   *
-   * @default {false}
-   */
-  color?: boolean;
-}
+export type { CliIo } from "./cli_io.ts";
 
 const USAGE = "jobq <directory> <list|show|stats|retry|remove> [options]";
 
