@@ -50,6 +50,20 @@ import {
   shorten,
   stateCell,
 } from "./_cli_format.ts";
+import {
+  CommandError,
+  computeStats,
+  findJob as findJobIn,
+  isOneOf,
+  parseAge,
+  parseState,
+  removeFailed,
+  removeMethod,
+  removeOne,
+  retryFailed,
+  retryOne,
+  UsageError,
+} from "./_cli_operations.ts";
 import { type Job, type JobRecord, JobState } from "./job.ts";
 import { JobQueueEngine } from "./job_queue_engine.ts";
 
@@ -124,16 +138,6 @@ Examples:
   jobq ./jobs remove --failed --older-than 7d
   jobq ./jobs stats --json
 `;
-
-/** Wrong arguments: exit status 2. */
-class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** A command that could not do its work, with a message saying what to do: exit status 1. */
-class CommandError extends Error {
-  override name = "CommandError";
-}
 
 type CommandName = "list" | "show" | "stats" | "retry" | "remove";
 
@@ -256,50 +260,6 @@ function checkCombination({ command, operand, values, flags }: Invocation): void
   }
   if (values["--older-than"] !== undefined) parseAge(values["--older-than"]);
   if (values["--state"] !== undefined) parseState(values["--state"]);
-}
-
-function isOneOf<T extends string>(value: string, options: readonly T[]): value is T {
-  return (options as readonly string[]).includes(value);
-}
-
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** `3600000`, `90s`, `15m`, `1h30m`, `7d`, `2w` as milliseconds. */
-function parseAge(text: string): number {
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let end = 0;
-  for (const match of text.matchAll(part)) {
-    total += Number(match[1]) * UNIT_MS[match[2]!]!;
-    end = match.index + match[0].length;
-  }
-  if (end === 0 || end !== text.length) {
-    throw new UsageError(
-      `--older-than takes milliseconds or a duration such as 90s, 15m, 12h or 7d, not ${
-        JSON.stringify(text)
-      }`,
-    );
-  }
-  return total;
-}
-
-/** A state name in any case (`failed`, `FAILED`). */
-function parseState(text: string): JobState {
-  const state = text.toUpperCase().replace(/-/g, "_");
-  if (!isOneOf(state, Object.values(JobState))) {
-    throw new UsageError(
-      `--state takes ${Object.values(JobState).join(", ")}, not ${JSON.stringify(text)}`,
-    );
-  }
-  return state;
 }
 
 /**
@@ -468,22 +428,9 @@ async function list(context: Context): Promise<void> {
   ));
 }
 
-/**
- * The job `reference` names: its id, its key (`method__id`) or its file
- * name, with or without the directory.
- */
+/** The job `reference` names: see {@linkcode findJobIn}. */
 async function findJob(context: Context, reference: string): Promise<Job> {
-  const name = reference.slice(reference.lastIndexOf("/") + 1).replace(/\.json$/, "");
-  const job = (await context.engine.getAllJobs()).find((job) =>
-    job.id === name || job.key === name
-  );
-  if (job === undefined) {
-    const directory = context.invocation.directory;
-    throw new CommandError(
-      `No job ${reference} in ${directory}: 'jobq ${directory} list' shows the jobs`,
-    );
-  }
-  return job;
+  return findJobIn(await context.engine.getAllJobs(), reference, context.invocation.directory);
 }
 
 /** The fields `show` lays out itself; any other field of a record is shown as JSON. */
@@ -540,66 +487,6 @@ function json(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? String(value);
 }
 
-/** What `stats --json` prints. */
-interface Stats {
-  directory: string;
-  total: number;
-  byState: Record<JobState, number>;
-  byMethod: Record<string, Record<JobState, number> & { total: number }>;
-  /** The job not started yet that was scheduled first. */
-  oldestWaiting: JobRecord | null;
-  /** The job not started yet that is due first (it may be overdue). */
-  nextDue: JobRecord | null;
-}
-
-function zeroCounts(): Record<JobState, number> {
-  return { NOT_STARTED: 0, IN_PROGRESS: 0, COMPLETED: 0, FAILED: 0 };
-}
-
-function computeStats(directory: string, jobs: readonly Job[]): Stats {
-  const byState = zeroCounts();
-  const byMethod = new Map<string, Record<JobState, number> & { total: number }>();
-  for (const job of jobs) {
-    byState[job.state]++;
-    let counts = byMethod.get(job.methodName);
-    if (counts === undefined) {
-      counts = { ...zeroCounts(), total: 0 };
-      byMethod.set(job.methodName, counts);
-    }
-    counts[job.state]++;
-    counts.total++;
-  }
-  const waiting = jobs.filter((job) => job.state === JobState.NOT_STARTED);
-  const first = (key: (job: Job) => number) =>
-    waiting.reduce<Job | undefined>(
-      (best, job) =>
-        best === undefined || key(job) < key(best) ||
-          (key(job) === key(best) && creationStamp(job) < creationStamp(best))
-          ? job
-          : best,
-      undefined,
-    )?.toJSON() ?? null;
-  return {
-    directory,
-    total: jobs.length,
-    byState,
-    byMethod: Object.fromEntries(
-      [...byMethod].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-    ),
-    oldestWaiting: first((job) => job.createdAt),
-    nextDue: first((job) => job.executionDate),
-  };
-}
-
-/**
- * The part of a job's id after its date: the creation time and a sequence
- * number of the process, fixed-width, so that it sorts jobs created in the
- * same millisecond by creation.
- */
-function creationStamp(job: Job): string {
-  return job.id.slice(job.id.indexOf("Z-") + 2);
-}
-
 async function stats(context: Context): Promise<void> {
   const { invocation, color } = context;
   const result = computeStats(invocation.directory, await context.engine.getAllJobs());
@@ -652,7 +539,7 @@ async function retry(context: Context): Promise<void> {
   const json = invocation.flags.has("--json");
   if (invocation.flags.has("--failed")) {
     const method = invocation.operand ?? invocation.values["--method"];
-    const retried = await asUsage(() => engine.retryFailedJobs(method));
+    const retried = await retryFailed(engine, method);
     if (json) return writeJson(context, { retried });
     const of = method === undefined ? "" : ` of ${method}`;
     if (retried === 0) return context.out(`No failed jobs${of} to retry.\n`);
@@ -664,12 +551,7 @@ async function retry(context: Context): Promise<void> {
     return;
   }
   const job = await findJob(context, invocation.operand!);
-  if (job.state !== JobState.FAILED) {
-    throw new CommandError(
-      `Cannot retry job ${job.id}: it is ${job.state}, and only failed jobs can be retried`,
-    );
-  }
-  const revived = await engine.retryJob(job.id);
+  const revived = await retryOne(engine, job);
   if (json) return writeJson(context, revived.toJSON());
   context.out(
     `Retrying job ${job.id} of ${job.methodName}${
@@ -686,46 +568,21 @@ async function remove(context: Context): Promise<void> {
   let what: string;
   if (invocation.operand !== undefined) {
     const job = await findJob(context, invocation.operand);
-    if (!await engine.removeJob(job.id)) {
-      throw new CommandError(
-        `Cannot remove job ${job.id}: it is running (or has just been removed); ` +
-          "try again once it has finished",
-      );
-    }
+    await removeOne(engine, job);
     removed = 1;
     what = `job ${job.id} of ${job.methodName}`;
   } else if (invocation.flags.has("--failed")) {
     const olderThan = olderThanText === undefined ? 0 : parseAge(olderThanText);
-    if (method === undefined) {
-      removed = await engine.pruneFailedJobs({ olderThan });
-    } else {
-      const cutoff = Date.now() - olderThan;
-      const failed = (await engine.getAllJobs()).filter((job) =>
-        job.state === JobState.FAILED && job.methodName === method &&
-        (job.finishedAt ?? 0) <= cutoff
-      );
-      removed = 0;
-      for (const job of failed) if (await engine.removeJob(job.id)) removed++;
-    }
+    removed = await removeFailed(engine, method, olderThan);
     what = `${count(removed, "failed job")}${method === undefined ? "" : ` of ${method}`}${
       olderThanText === undefined ? "" : ` that failed more than ${olderThanText} ago`
     }`;
   } else {
-    removed = await asUsage(() => engine.removeJobsByMethodName(method!));
+    removed = await removeMethod(engine, method!);
     what = `${count(removed, "job")} of ${method}`;
   }
   if (invocation.flags.has("--json")) return writeJson(context, { removed });
   context.out(`Removed ${what}.\n`);
-}
-
-/** Runs `action`; a `TypeError` it throws (a malformed method name) is a usage error. */
-async function asUsage<T>(action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(error.message);
-    throw error;
-  }
 }
 
 function messageOf(error: unknown): string {
