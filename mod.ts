@@ -78,6 +78,7 @@ export {
   type JobQueuePayloadMap,
 } from "./src/events.ts";
 export { LockingQueue } from "./src/locking_queue.ts";
+export type { EngineInfo } from "./src/_job_store.ts";
 export type {
   FileInfo,
   FileSystemAdapter,

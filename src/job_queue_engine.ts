@@ -3,7 +3,7 @@ import { defaultFileSystem } from "./_default_file_system.ts";
 import { createEngineId, FileJobStore } from "./_file_job_store.ts";
 import { finishesWithin, mapLimit } from "./_async.ts";
 import { byDate, byPriority, JobIndex } from "./_job_index.ts";
-import type { JobRef, JobStore } from "./_job_store.ts";
+import type { EngineInfo, JobRef, JobStore } from "./_job_store.ts";
 import { assertJsonFaithful, assertMethodName } from "./_validate.ts";
 import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
@@ -556,6 +556,18 @@ export class JobQueueEngine {
     // this engine again.
     if (this.#disposed === undefined) await this.#open();
     return await this.#store.list();
+  }
+
+  /**
+   * Lists the engines registered on the directory (in this process or any
+   * other), with their last heartbeat and whether they count as alive. This
+   * engine is among them once it has opened the directory.
+   *
+   * @returns The engines, as their engine files tell.
+   */
+  async getEngines(): Promise<EngineInfo[]> {
+    if (this.#disposed === undefined) await this.#open();
+    return await this.#store.engines();
   }
 
   /**
