@@ -91,7 +91,7 @@ export interface CliIo {
   color?: boolean;
 }
 
-const USAGE = "jobq <directory> <list|show|stats|retry|remove> [options]";
+const USAGE = "jobq <directory> <list|show|stats|retry|remove|dashboard> [options]";
 
 const HELP = `jobq: looks at and repairs a jobq job directory; it never runs jobs.
 
@@ -119,6 +119,12 @@ Commands:
                              method's; with --older-than <age>, only those that failed
                              more than <age> ago: milliseconds, or a duration such as
                              90s, 15m, 12h, 7d, 2w or 1h30m.
+  dashboard                  Serve the web dashboard until Ctrl-C: the jobs live,
+                             with retry and remove. --port <n> (8080; 0 picks a
+                             free one), --host <address> (127.0.0.1; any other
+                             needs a token), --token <secret> (or the environment
+                             variable JOBQ_DASHBOARD_TOKEN; open the page once
+                             with ?token=<secret>), --read-only.
 
 Options:
   --json                     Print JSON for scripts: list prints an array of job
@@ -137,14 +143,22 @@ Examples:
   jobq ./jobs retry --failed sendEmail
   jobq ./jobs remove --failed --older-than 7d
   jobq ./jobs stats --json
+  jobq ./jobs dashboard --port 8080
 `;
 
-type CommandName = "list" | "show" | "stats" | "retry" | "remove";
+type CommandName = "list" | "show" | "stats" | "retry" | "remove" | "dashboard";
 
 /** The options that take a value. */
-const VALUE_OPTIONS = ["--method", "--older-than", "--state"] as const;
+const VALUE_OPTIONS = [
+  "--method",
+  "--older-than",
+  "--state",
+  "--port",
+  "--host",
+  "--token",
+] as const;
 /** The options that are on or off. */
-const FLAG_OPTIONS = ["--json", "--failed"] as const;
+const FLAG_OPTIONS = ["--json", "--failed", "--read-only"] as const;
 type ValueOption = typeof VALUE_OPTIONS[number];
 type FlagOption = typeof FLAG_OPTIONS[number];
 type OptionName = ValueOption | FlagOption;
@@ -156,6 +170,7 @@ const COMMANDS: Readonly<Record<CommandName, { options: OptionName[]; operands: 
   stats: { options: ["--json"], operands: 0 },
   retry: { options: ["--json", "--failed", "--method"], operands: 1 },
   remove: { options: ["--json", "--failed", "--method", "--older-than"], operands: 1 },
+  dashboard: { options: ["--port", "--host", "--token", "--read-only"], operands: 0 },
 };
 
 /** A parsed command line. */
@@ -211,7 +226,9 @@ function parse(args: readonly string[]): Invocation | undefined {
     throw new UsageError(
       isOneOf(directory, commands)
         ? `the directory comes first, as in jobq ${command} ${directory}`
-        : `unknown command ${JSON.stringify(command)}: use list, show, stats, retry or remove`,
+        : `unknown command ${
+          JSON.stringify(command)
+        }: use list, show, stats, retry, remove or dashboard`,
     );
   }
   const spec = COMMANDS[command];
@@ -384,6 +401,8 @@ function run(context: Context): Promise<void> {
       return retry(context);
     case "remove":
       return remove(context);
+    case "dashboard":
+      return dashboard(context);
   }
 }
 
@@ -583,6 +602,64 @@ async function remove(context: Context): Promise<void> {
   }
   if (invocation.flags.has("--json")) return writeJson(context, { removed });
   context.out(`Removed ${what}.\n`);
+}
+
+/**
+ * Serves the dashboard on the command's engine until SIGINT or SIGTERM.
+ * Imported only here: the other commands load none of it.
+ */
+async function dashboard(context: Context): Promise<void> {
+  const { serveDashboard } = await import("./dashboard/serve_dashboard.ts");
+  const { values, flags, directory } = context.invocation;
+  const port = values["--port"] === undefined ? 8080 : parsePort(values["--port"]);
+  const token = values["--token"] ?? (environment("JOBQ_DASHBOARD_TOKEN") || undefined);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const served = await serveDashboard({
+      engine: context.engine,
+      port,
+      hostname: values["--host"] ?? "127.0.0.1",
+      ...(token === undefined ? {} : { token }),
+      readOnly: flags.has("--read-only"),
+      signal: controller.signal,
+    }).catch((error) => {
+      if (error instanceof TypeError || error instanceof RangeError) {
+        throw new UsageError(error.message);
+      }
+      throw new CommandError(
+        `Cannot serve the dashboard: ${messageOf(error)}; pick another --port or --host`,
+      );
+    });
+    context.out(
+      `jobq dashboard of ${directory}: ${served.url}${
+        token === undefined ? "" : " (open it once with ?token=<token>)"
+      }; Ctrl-C stops it\n`,
+    );
+    await served.closed;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new UsageError(`--port takes a port number from 0 to 65535, not ${JSON.stringify(text)}`);
+  }
+  return port;
+}
+
+/** An environment variable; empty when unset or not allowed to be read. */
+function environment(name: string): string {
+  try {
+    return process.env[name] ?? "";
+  } catch {
+    return "";
+  }
 }
 
 function messageOf(error: unknown): string {
