@@ -71,6 +71,8 @@ export interface JobPage {
 
 interface Snapshot {
   readonly takenAt: number;
+  /** The count of changes made through this dashboard when it was taken. */
+  readonly version: number;
   /** In id order: by due date, then creation. */
   readonly jobs: readonly Job[];
   readonly engines: EngineInfo[];
@@ -90,9 +92,9 @@ export class DashboardSource {
   readonly #engine: JobQueueEngine;
   readonly #maxAge: number;
   #snapshot: Snapshot | undefined;
-  #refreshing: Promise<Snapshot> | undefined;
-  /** Set by an operation: the next request waits for a fresh snapshot. */
-  #stale = false;
+  #refreshing: { readonly version: number; readonly snapshot: Promise<Snapshot> } | undefined;
+  /** Counts the changes made here: a request after one waits for a snapshot that has it. */
+  #version = 0;
   readonly #history = new Map<number, Sample>();
   /** The waiting and running jobs of the previous snapshot. */
   #unfinished = new Set<string>();
@@ -122,23 +124,26 @@ export class DashboardSource {
    */
   async snapshot(): Promise<Snapshot> {
     const current = this.#snapshot;
-    const fresh = current !== undefined && Date.now() - current.takenAt < this.#maxAge;
-    if (fresh && !this.#stale) return current;
-    const refreshing = this.#refreshing ??= this.#take().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return current === undefined || this.#stale ? await refreshing : current;
+    const version = this.#version;
+    const usable = current !== undefined && current.version === version;
+    if (usable && Date.now() - current.takenAt < this.#maxAge) return current;
+    if (this.#refreshing?.version !== version) {
+      const snapshot = this.#take(version).finally(() => {
+        if (this.#refreshing?.snapshot === snapshot) this.#refreshing = undefined;
+      });
+      this.#refreshing = { version, snapshot };
+    }
+    return usable ? current : await this.#refreshing!.snapshot;
   }
 
-  async #take(): Promise<Snapshot> {
-    this.#stale = false;
+  async #take(version: number): Promise<Snapshot> {
     const [jobs, engines] = await Promise.all([
       this.#engine.getAllJobs(),
       this.#engine.getEngines(),
     ]);
-    const snapshot = { takenAt: Date.now(), jobs, engines };
+    const snapshot = { takenAt: Date.now(), version, jobs, engines };
     this.#sample(snapshot);
-    this.#snapshot = snapshot;
+    if (version >= (this.#snapshot?.version ?? 0)) this.#snapshot = snapshot;
     return snapshot;
   }
 
@@ -239,31 +244,35 @@ export class DashboardSource {
 
   async retry(id: string): Promise<JobRecord> {
     const job = await this.#find(id);
-    this.#changed(job.id);
-    return (await retryOne(this.#engine, job)).toJSON();
+    return (await this.#change(() => retryOne(this.#engine, job), job.id)).toJSON();
   }
 
   retryFailed(method: string | undefined): Promise<number> {
-    this.#changed();
-    return retryFailed(this.#engine, method);
+    return this.#change(() => retryFailed(this.#engine, method));
   }
 
   async remove(id: string): Promise<void> {
     const job = await this.#find(id);
-    this.#changed(job.id);
-    await removeOne(this.#engine, job);
+    await this.#change(() => removeOne(this.#engine, job), job.id);
   }
 
-  async removeFailed(method: string | undefined, olderThan: string | undefined): Promise<number> {
+  removeFailed(method: string | undefined, olderThan: string | undefined): Promise<number> {
     const age = olderThan === undefined ? 0 : parseAge(olderThan);
-    this.#changed();
-    return await removeFailed(this.#engine, method, age);
+    return this.#change(() => removeFailed(this.#engine, method, age));
   }
 
-  /** Notes that an operation changes the queue (and `id` may vanish by it). */
-  #changed(id?: string): void {
-    this.#stale = true;
+  /**
+   * Runs an operation that changes the queue; later requests wait for a
+   * snapshot taken after it. `id` is the job it may make vanish: that is no
+   * completion.
+   */
+  async #change<T>(operation: () => Promise<T>, id?: string): Promise<T> {
     if (id !== undefined) this.#removedHere.add(id);
+    try {
+      return await operation();
+    } finally {
+      this.#version++;
+    }
   }
 
   /** The job with this id in the current snapshot; it is only compared, never a path. */
