@@ -137,10 +137,11 @@ async function takeScreenshot(path: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, ms * (0.5 + Math.random())));
     if (Math.random() < failRate) throw new Error(message);
   };
-  worker.registerJobHandler("sendEmail", work(120, 0.08, "550 5.1.1 mailbox unavailable"));
+  worker.registerJobHandler("sendEmail", work(120, 0.02, "550 5.1.1 mailbox unavailable"));
   worker.registerJobHandler("resizeImage", work(250, 0.02, "unsupported image format"));
-  worker.registerJobHandler("chargeCard", work(300, 0.15, "card declined: insufficient funds"));
-  worker.registerJobHandler("syncInventory", work(600, 0.05, "upstream timed out after 30 s"));
+  worker.registerJobHandler("chargeCard", work(300, 0.05, "card declined: insufficient funds"));
+  worker.registerJobHandler("syncInventory", work(600, 0.03, "upstream timed out after 30 s"));
+  worker.registerJobHandler("generateReport", work(800, 0, ""));
   const methods = ["sendEmail", "sendEmail", "resizeImage", "chargeCard", "syncInventory"];
   const schedule = async (n: number) => {
     for (let i = 0; i < n; i++) {
@@ -164,11 +165,11 @@ async function takeScreenshot(path: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1500));
   }
   const browser = await launch();
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 980 } });
   await page.goto(served.url);
   await page.locator("body[data-loaded]").waitFor();
   await page.waitForTimeout(2000);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path });
   await browser.close();
   await served.stop();
   await worker.dispose();

@@ -117,7 +117,7 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
   white-space: nowrap; }
 th { font-size: 12px; color: var(--muted); font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
-td.error { white-space: normal; max-width: 360px; color: var(--failed); overflow-wrap: anywhere; }
+td.error { max-width: 320px; overflow: hidden; text-overflow: ellipsis; color: var(--failed); }
 td.id { font-family: ui-monospace, monospace; font-size: 12px; color: var(--muted); }
 #jobs tbody tr { cursor: pointer; }
 #jobs tbody tr:hover { background: #f0f3f8; }
