@@ -78,6 +78,7 @@ export {
   type JobQueuePayloadMap,
 } from "./src/engine/events.ts";
 export { LockingQueue } from "./src/store/file/locking_queue.ts";
+export type { EngineInfo } from "./src/store/job_store.ts";
 export type {
   FileInfo,
   FileSystemAdapter,

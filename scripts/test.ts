@@ -6,12 +6,18 @@
  * ends with one line per runtime and the total.
  *
  * Needs only Node and npm besides Deno: Bun and TypeScript come from npm.
+ * The dashboard's browser test needs Chromium and playwright-core: Chromium
+ * comes from `apt-get install -y chromium` when missing and running as root
+ * (`JOBQ_CHROMIUM` names another), playwright-core from npm into `.browser/`.
+ * Without a browser the test is skipped with a warning, except under
+ * `CI=true`, where that fails the run.
  *
  * Usage: `deno task test`
  *
  * @module
  */
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import ts from "typescript";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -260,6 +266,88 @@ async function smokeTest(): Promise<void> {
   if (!passed) throw new StepFailure(failureReason(label, result));
 }
 
+/** The version of playwright-core the browser test installs. */
+const PLAYWRIGHT_VERSION = "1.57.0";
+
+async function exists(path: string): Promise<boolean> {
+  return await stat(path).then(() => true, () => false);
+}
+
+/** Chromium's path, installed with apt-get when missing and possible; `undefined` if none. */
+async function findChromium(): Promise<string | undefined> {
+  const given = Deno.env.get("JOBQ_CHROMIUM");
+  if (given !== undefined) return given;
+  const path = "/usr/bin/chromium";
+  if (await exists(path)) return path;
+  if (Deno.uid?.() === 0 && await exists("/usr/bin/apt-get")) {
+    await check("apt-get update", "apt-get", ["update", "-qq"]);
+    await check("apt-get install -y chromium", "apt-get", ["install", "-y", "-qq", "chromium"]);
+    if (await exists(path)) return path;
+  }
+  return undefined;
+}
+
+/**
+ * The dashboard in Chromium (`scripts/browser_test.ts`), under Node against
+ * the npm build: playwright-core is installed into `.browser/`, the test
+ * compiled there, and the npm build linked there as `@x/jobq`.
+ */
+async function browserTest(): Promise<void> {
+  const chromium = await findChromium();
+  if (chromium === undefined) {
+    const message = "No Chromium for the browser test: install it (apt-get install chromium) " +
+      "or name it with JOBQ_CHROMIUM";
+    if (Deno.env.get("CI") === "true") {
+      uncountedFailures++;
+      throw new StepFailure(message);
+    }
+    console.warn(`\nWARNING: ${message}; the browser test is skipped`);
+    results.set("Browser", [{ passed: 0, failed: 0, summary: "SKIPPED: no Chromium" }]);
+    return;
+  }
+  const folder = join(root, ".browser");
+  const installed = join(folder, "node_modules", "playwright-core", "package.json");
+  const version = await readFile(installed, "utf8").then(
+    (text) => JSON.parse(text).version,
+    () => "",
+  );
+  if (version !== PLAYWRIGHT_VERSION) {
+    await mkdir(folder, { recursive: true });
+    await check(`npm install playwright-core@${PLAYWRIGHT_VERSION} (into .browser/)`, "npm", [
+      "install",
+      "--no-save",
+      "--no-audit",
+      "--no-fund",
+      "--prefix",
+      folder,
+      `playwright-core@${PLAYWRIGHT_VERSION}`,
+    ]);
+  }
+  const link = join(folder, "node_modules", "@x", "jobq");
+  await rm(link, { force: true, recursive: true });
+  await mkdir(join(folder, "node_modules", "@x"), { recursive: true });
+  await symlink(join(root, "npm"), link, "dir");
+  const source = await readFile(join(root, "scripts", "browser_test.ts"), "utf8");
+  const compiled = ts.transpileModule(source, {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
+  }).outputText;
+  const script = join(folder, "browser_test.mjs");
+  await writeFile(script, compiled);
+  const env = { JOBQ_ROOT: root, JOBQ_CHROMIUM: chromium, JOBQ_DENO: deno };
+  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+  await testRun(
+    "Browser",
+    "node --test (scripts/browser_test.ts: Chromium on Deno, Bun, Node)",
+    "node",
+    [
+      "--test",
+      "--test-reporter=spec",
+      script,
+    ],
+    parseNode,
+  );
+}
+
 async function main(): Promise<void> {
   // (a) Static checks and JSR readiness.
   await check("deno fmt --check", deno, ["fmt", "--check"]);
@@ -341,6 +429,7 @@ async function main(): Promise<void> {
     "--test-reporter=spec",
     ...nodeTests,
   ], parseNode);
+  await browserTest();
   await checkPackContents();
   await smokeTest();
 }

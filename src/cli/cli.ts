@@ -52,12 +52,26 @@ import {
   stateCell,
   terminalJson,
 } from "./_cli_format.ts";
+import {
+  CommandError,
+  computeStats,
+  findJob as findJobIn,
+  isOneOf,
+  parseAge,
+  parseState,
+  removeFailed,
+  removeMethod,
+  removeOne,
+  retryFailed,
+  retryOne,
+  UsageError,
+} from "../admin/_operations.ts";
 import { type Job, type JobRecord, JobState } from "../job/job.ts";
 import { JobQueueEngine } from "../engine/job_queue_engine.ts";
 
 export type { CliIo } from "./cli_io.ts";
 
-const USAGE = "jobq <directory> <list|show|stats|retry|remove> [options]";
+const USAGE = "jobq <directory> <list|show|stats|retry|remove|dashboard> [options]";
 
 const HELP = `jobq: looks at and repairs a jobq job directory; it never runs jobs.
 
@@ -85,6 +99,12 @@ Commands:
                              method's; with --older-than <age>, only those that failed
                              more than <age> ago: milliseconds, or a duration such as
                              90s, 15m, 12h, 7d, 2w or 1h30m.
+  dashboard                  Serve the web dashboard until Ctrl-C: the jobs live,
+                             with retry and remove. --port <n> (8080; 0 picks a
+                             free one), --host <address> (127.0.0.1; any other
+                             needs a token), --token <secret> (or the environment
+                             variable JOBQ_DASHBOARD_TOKEN; open the page once
+                             with ?token=<secret>), --read-only.
 
 Options:
   --json                     Print JSON for scripts: list prints an array of job
@@ -103,24 +123,22 @@ Examples:
   jobq ./jobs retry --failed sendEmail
   jobq ./jobs remove --failed --older-than 7d
   jobq ./jobs stats --json
+  jobq ./jobs dashboard --port 8080
 `;
 
-/** Wrong arguments: exit status 2. */
-class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** A command that could not do its work, with a message saying what to do: exit status 1. */
-class CommandError extends Error {
-  override name = "CommandError";
-}
-
-type CommandName = "list" | "show" | "stats" | "retry" | "remove";
+type CommandName = "list" | "show" | "stats" | "retry" | "remove" | "dashboard";
 
 /** The options that take a value. */
-const VALUE_OPTIONS = ["--method", "--older-than", "--state"] as const;
+const VALUE_OPTIONS = [
+  "--method",
+  "--older-than",
+  "--state",
+  "--port",
+  "--host",
+  "--token",
+] as const;
 /** The options that are on or off. */
-const FLAG_OPTIONS = ["--json", "--failed"] as const;
+const FLAG_OPTIONS = ["--json", "--failed", "--read-only"] as const;
 type ValueOption = typeof VALUE_OPTIONS[number];
 type FlagOption = typeof FLAG_OPTIONS[number];
 type OptionName = ValueOption | FlagOption;
@@ -132,6 +150,7 @@ const COMMANDS: Readonly<Record<CommandName, { options: OptionName[]; operands: 
   stats: { options: ["--json"], operands: 0 },
   retry: { options: ["--json", "--failed", "--method"], operands: 1 },
   remove: { options: ["--json", "--failed", "--method", "--older-than"], operands: 1 },
+  dashboard: { options: ["--port", "--host", "--token", "--read-only"], operands: 0 },
 };
 
 /** A parsed command line. */
@@ -187,7 +206,9 @@ function parse(args: readonly string[]): Invocation | undefined {
     throw new UsageError(
       isOneOf(directory, commands)
         ? `the directory comes first, as in jobq ${command} ${directory}`
-        : `unknown command ${JSON.stringify(command)}: use list, show, stats, retry or remove`,
+        : `unknown command ${
+          JSON.stringify(command)
+        }: use list, show, stats, retry, remove or dashboard`,
     );
   }
   const spec = COMMANDS[command];
@@ -236,50 +257,6 @@ function checkCombination({ command, operand, values, flags }: Invocation): void
   }
   if (values["--older-than"] !== undefined) parseAge(values["--older-than"]);
   if (values["--state"] !== undefined) parseState(values["--state"]);
-}
-
-function isOneOf<T extends string>(value: string, options: readonly T[]): value is T {
-  return (options as readonly string[]).includes(value);
-}
-
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** `3600000`, `90s`, `15m`, `1h30m`, `7d`, `2w` as milliseconds. */
-function parseAge(text: string): number {
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let end = 0;
-  for (const match of text.matchAll(part)) {
-    total += Number(match[1]) * UNIT_MS[match[2]!]!;
-    end = match.index + match[0].length;
-  }
-  if (end === 0 || end !== text.length) {
-    throw new UsageError(
-      `--older-than takes milliseconds or a duration such as 90s, 15m, 12h or 7d, not ${
-        JSON.stringify(text)
-      }`,
-    );
-  }
-  return total;
-}
-
-/** A state name in any case (`failed`, `FAILED`). */
-function parseState(text: string): JobState {
-  const state = text.toUpperCase().replace(/-/g, "_");
-  if (!isOneOf(state, Object.values(JobState))) {
-    throw new UsageError(
-      `--state takes ${Object.values(JobState).join(", ")}, not ${JSON.stringify(text)}`,
-    );
-  }
-  return state;
 }
 
 /**
@@ -404,6 +381,8 @@ function run(context: Context): Promise<void> {
       return retry(context);
     case "remove":
       return remove(context);
+    case "dashboard":
+      return dashboard(context);
   }
 }
 
@@ -448,22 +427,9 @@ async function list(context: Context): Promise<void> {
   ));
 }
 
-/**
- * The job `reference` names: its id, its key (`method__id`) or its file
- * name, with or without the directory.
- */
+/** The job `reference` names: see {@linkcode findJobIn}. */
 async function findJob(context: Context, reference: string): Promise<Job> {
-  const name = reference.slice(reference.lastIndexOf("/") + 1).replace(/\.json$/, "");
-  const job = (await context.engine.getAllJobs()).find((job) =>
-    job.id === name || job.key === name
-  );
-  if (job === undefined) {
-    const directory = context.invocation.directory;
-    throw new CommandError(
-      `No job ${reference} in ${directory}: 'jobq ${directory} list' shows the jobs`,
-    );
-  }
-  return job;
+  return findJobIn(await context.engine.getAllJobs(), reference, context.invocation.directory);
 }
 
 /** The fields `show` lays out itself; any other field of a record is shown as JSON. */
@@ -520,66 +486,6 @@ function json(value: unknown): string {
   return (JSON.stringify(value, null, 2) ?? String(value)).split("\n").map(sanitize).join("\n");
 }
 
-/** What `stats --json` prints. */
-interface Stats {
-  directory: string;
-  total: number;
-  byState: Record<JobState, number>;
-  byMethod: Record<string, Record<JobState, number> & { total: number }>;
-  /** The job not started yet that was scheduled first. */
-  oldestWaiting: JobRecord | null;
-  /** The job not started yet that is due first (it may be overdue). */
-  nextDue: JobRecord | null;
-}
-
-function zeroCounts(): Record<JobState, number> {
-  return { NOT_STARTED: 0, IN_PROGRESS: 0, COMPLETED: 0, FAILED: 0 };
-}
-
-function computeStats(directory: string, jobs: readonly Job[]): Stats {
-  const byState = zeroCounts();
-  const byMethod = new Map<string, Record<JobState, number> & { total: number }>();
-  for (const job of jobs) {
-    byState[job.state]++;
-    let counts = byMethod.get(job.methodName);
-    if (counts === undefined) {
-      counts = { ...zeroCounts(), total: 0 };
-      byMethod.set(job.methodName, counts);
-    }
-    counts[job.state]++;
-    counts.total++;
-  }
-  const waiting = jobs.filter((job) => job.state === JobState.NOT_STARTED);
-  const first = (key: (job: Job) => number) =>
-    waiting.reduce<Job | undefined>(
-      (best, job) =>
-        best === undefined || key(job) < key(best) ||
-          (key(job) === key(best) && creationStamp(job) < creationStamp(best))
-          ? job
-          : best,
-      undefined,
-    )?.toJSON() ?? null;
-  return {
-    directory,
-    total: jobs.length,
-    byState,
-    byMethod: Object.fromEntries(
-      [...byMethod].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-    ),
-    oldestWaiting: first((job) => job.createdAt),
-    nextDue: first((job) => job.executionDate),
-  };
-}
-
-/**
- * The part of a job's id after its date: the creation time and a sequence
- * number of the process, fixed-width, so that it sorts jobs created in the
- * same millisecond by creation.
- */
-function creationStamp(job: Job): string {
-  return job.id.slice(job.id.indexOf("Z-") + 2);
-}
-
 async function stats(context: Context): Promise<void> {
   const { invocation, color } = context;
   const result = computeStats(invocation.directory, await context.engine.getAllJobs());
@@ -632,7 +538,7 @@ async function retry(context: Context): Promise<void> {
   const json = invocation.flags.has("--json");
   if (invocation.flags.has("--failed")) {
     const method = invocation.operand ?? invocation.values["--method"];
-    const retried = await asUsage(() => engine.retryFailedJobs(method));
+    const retried = await retryFailed(engine, method);
     if (json) return writeJson(context, { retried });
     const of = method === undefined ? "" : ` of ${method}`;
     if (retried === 0) return context.out(`No failed jobs${of} to retry.\n`);
@@ -644,12 +550,7 @@ async function retry(context: Context): Promise<void> {
     return;
   }
   const job = await findJob(context, invocation.operand!);
-  if (job.state !== JobState.FAILED) {
-    throw new CommandError(
-      `Cannot retry job ${job.id}: it is ${job.state}, and only failed jobs can be retried`,
-    );
-  }
-  const revived = await engine.retryJob(job.id);
+  const revived = await retryOne(engine, job);
   if (json) return writeJson(context, revived.toJSON());
   context.out(
     `Retrying job ${job.id} of ${job.methodName}${
@@ -666,45 +567,78 @@ async function remove(context: Context): Promise<void> {
   let what: string;
   if (invocation.operand !== undefined) {
     const job = await findJob(context, invocation.operand);
-    if (!await engine.removeJob(job.id)) {
-      throw new CommandError(
-        `Cannot remove job ${job.id}: it is running (or has just been removed); ` +
-          "try again once it has finished",
-      );
-    }
+    await removeOne(engine, job);
     removed = 1;
     what = `job ${job.id} of ${job.methodName}`;
   } else if (invocation.flags.has("--failed")) {
     const olderThan = olderThanText === undefined ? 0 : parseAge(olderThanText);
-    if (method === undefined) {
-      removed = await engine.pruneFailedJobs({ olderThan });
-    } else {
-      const cutoff = Date.now() - olderThan;
-      const failed = (await engine.getAllJobs()).filter((job) =>
-        job.state === JobState.FAILED && job.methodName === method &&
-        (job.finishedAt ?? 0) <= cutoff
-      );
-      removed = 0;
-      for (const job of failed) if (await engine.removeJob(job.id)) removed++;
-    }
+    removed = await removeFailed(engine, method, olderThan);
     what = `${count(removed, "failed job")}${method === undefined ? "" : ` of ${method}`}${
       olderThanText === undefined ? "" : ` that failed more than ${olderThanText} ago`
     }`;
   } else {
-    removed = await asUsage(() => engine.removeJobsByMethodName(method!));
+    removed = await removeMethod(engine, method!);
     what = `${count(removed, "job")} of ${method}`;
   }
   if (invocation.flags.has("--json")) return writeJson(context, { removed });
   context.out(`Removed ${what}.\n`);
 }
 
-/** Runs `action`; a `TypeError` it throws (a malformed method name) is a usage error. */
-async function asUsage<T>(action: () => Promise<T>): Promise<T> {
+/**
+ * Serves the dashboard on the command's engine until SIGINT or SIGTERM.
+ * Imported only here: the other commands load none of it.
+ */
+async function dashboard(context: Context): Promise<void> {
+  const { serveDashboard } = await import("../dashboard/serve_dashboard.ts");
+  const { values, flags, directory } = context.invocation;
+  const port = values["--port"] === undefined ? 8080 : parsePort(values["--port"]);
+  const token = values["--token"] ?? (environment("JOBQ_DASHBOARD_TOKEN") || undefined);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
   try {
-    return await action();
-  } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(error.message);
-    throw error;
+    const served = await serveDashboard({
+      engine: context.engine,
+      port,
+      hostname: values["--host"] ?? "127.0.0.1",
+      ...(token === undefined ? {} : { token }),
+      readOnly: flags.has("--read-only"),
+      signal: controller.signal,
+    }).catch((error) => {
+      if (error instanceof TypeError || error instanceof RangeError) {
+        throw new UsageError(error.message);
+      }
+      throw new CommandError(
+        `Cannot serve the dashboard: ${messageOf(error)}; pick another --port or --host`,
+      );
+    });
+    context.out(
+      `jobq dashboard of ${directory}: ${served.url}${
+        token === undefined ? "" : " (open it once with ?token=<token>)"
+      }; Ctrl-C stops it\n`,
+    );
+    await served.closed;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new UsageError(`--port takes a port number from 0 to 65535, not ${JSON.stringify(text)}`);
+  }
+  return port;
+}
+
+/** An environment variable; empty when unset or not allowed to be read. */
+function environment(name: string): string {
+  try {
+    return process.env[name] ?? "";
+  } catch {
+    return "";
   }
 }
 

@@ -4,7 +4,7 @@ import { createEngineId, FileJobStore } from "../store/file/file_job_store.ts";
 import { finishesWithin, mapLimit } from "../_async.ts";
 import { MAX_EXECUTION_DATE } from "../job/_id.ts";
 import { byDate, byPriority, JobIndex } from "../store/file/_job_index.ts";
-import type { JobRef, JobStore } from "../store/job_store.ts";
+import type { EngineInfo, JobRef, JobStore } from "../store/job_store.ts";
 import { assertJsonFaithful, assertMethodName } from "../job/_validate.ts";
 import type { JobQueueEventListener, JobQueueEventName, JobQueuePayloadMap } from "./events.ts";
 import type { FileSystemAdapter } from "../fs/file_system.ts";
@@ -577,6 +577,18 @@ export class JobQueueEngine {
     // this engine again.
     if (this.#disposed === undefined) await this.#open();
     return await this.#store.list();
+  }
+
+  /**
+   * Lists the engines registered on the directory (in this process or any
+   * other), with their last heartbeat and whether they count as alive. This
+   * engine is among them once it has opened the directory.
+   *
+   * @returns The engines, as their engine files tell.
+   */
+  async getEngines(): Promise<EngineInfo[]> {
+    if (this.#disposed === undefined) await this.#open();
+    return await this.#store.engines();
   }
 
   /**

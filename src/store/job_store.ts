@@ -14,6 +14,37 @@ export interface JobRef {
   readonly key: string;
 }
 
+/**
+ * An engine registered on a store, as its last heartbeat tells.
+ *
+ * @example Telling the live engines
+ * ```ts
+ * import { JobQueueEngine } from "@x/jobq";
+ * import assert from "node:assert/strict";
+ *
+ * const engine = new JobQueueEngine({ directory: await Deno.makeTempDir() });
+ * await engine.getAllJobs();
+ * const [info] = await engine.getEngines();
+ * assert.equal(info?.alive, true);
+ * assert.equal(info?.current, true);
+ * await engine.dispose();
+ * ```
+ */
+export interface EngineInfo {
+  /** The engine's id. */
+  readonly id: string;
+  /** The id of the process it runs in, on its host. */
+  readonly pid: number;
+  /** When it registered, in epoch ms. */
+  readonly startedAt: number;
+  /** When it last told it was alive, in epoch ms. */
+  readonly heartbeatAt: number;
+  /** Whether it counts as alive: its claims are safe from recovery. */
+  readonly alive: boolean;
+  /** Whether it is the engine that asked. */
+  readonly current: boolean;
+}
+
 /** What came of an attempt to claim a job. */
 export type ClaimResult =
   /** The job is this engine's to run; `job` is it in state `IN_PROGRESS`. */
@@ -126,4 +157,6 @@ export interface JobStore {
   recover(): Promise<number>;
   /** Tells other engines that this one is alive. */
   heartbeat(): Promise<void>;
+  /** The engines registered on the store (read-only: nothing is recovered). */
+  engines(): Promise<EngineInfo[]>;
 }

@@ -2,7 +2,14 @@ import { basename, dirname, join } from "node:path";
 import { Limiter, mapLimit } from "../../_async.ts";
 import { isAlreadyExists, isNotFound, isRefusedFile } from "../../fs/_fs_errors.ts";
 import { createJobId, executionDateOfId, JOB_ID_PATTERN } from "../../job/_id.ts";
-import type { AddResult, ClaimResult, JobRef, JobStore, PollResult } from "../job_store.ts";
+import type {
+  AddResult,
+  ClaimResult,
+  EngineInfo,
+  JobRef,
+  JobStore,
+  PollResult,
+} from "../job_store.ts";
 import process from "node:process";
 import type { FileSystemAdapter, WriteTextFileOptions } from "../../fs/file_system.ts";
 import {
@@ -1152,6 +1159,17 @@ export class FileJobStore implements JobStore {
         { cause, info: { file: target } },
       ),
     );
+  }
+
+  async engines(): Promise<EngineInfo[]> {
+    const engines: EngineInfo[] = [];
+    for (const [id, engine] of await this.#readEngines()) {
+      if (engine === UNREADABLE) continue;
+      const { pid, startedAt, heartbeatAt } = engine;
+      const alive = this.#isEngineAlive(id, engine);
+      engines.push({ id, pid, startedAt, heartbeatAt, alive, current: id === this.#engineId });
+    }
+    return engines;
   }
 
   /**
