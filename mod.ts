@@ -44,14 +44,14 @@ export {
   type UntypedJobs,
 } from "./src/queue/job_queue.ts";
 export type { Repeat } from "./src/job/repeat.ts";
-export {
-  type DisposeOptions,
-  type JobHandler,
-  JobQueueEngine,
-  type JobQueueEngineOptions,
-  type KeepCompleted,
-  type PruneOptions,
-} from "./src/engine/job_queue_engine.ts";
+export { JobQueueEngine } from "./src/engine/job_queue_engine.ts";
+export type { JobHandler } from "./src/engine/job_handler.ts";
+export type {
+  DisposeOptions,
+  JobQueueEngineOptions,
+  KeepCompleted,
+  PruneOptions,
+} from "./src/engine/options.ts";
 export {
   type Backoff,
   type BackoffPolicy,
@@ -78,7 +78,7 @@ export {
   type JobQueuePayloadMap,
 } from "./src/engine/events.ts";
 export { LockingQueue } from "./src/store/file/locking_queue.ts";
-export type { EngineInfo } from "./src/store/job_store.ts";
+export type { EngineInfo, JobStore } from "./src/store/job_store.ts";
 export type {
   FileInfo,
   FileSystemAdapter,

@@ -34,8 +34,8 @@ function commands(): Record<string, string[]> {
     encoding: "utf8",
   }).trim();
   return {
-    Deno: [process.env.JOBQ_DENO ?? "deno", "run", "-A", join(root, "src", "cli.ts")],
-    Bun: [bun, join(root, "src", "cli.ts")],
+    Deno: [process.env.JOBQ_DENO ?? "deno", "run", "-A", join(root, "src", "cli", "cli.ts")],
+    Bun: [bun, join(root, "src", "cli", "cli.ts")],
     Node: [process.execPath, join(root, "npm", "esm", "src", "_cli_bin.js")],
   };
 }

@@ -17,7 +17,7 @@ import { cleanUpFixtures, withDeadline } from "./_process_helpers.ts";
 const cliPath = fileURLToPath(
   runtime === "node"
     ? import.meta.resolve("@x/jobq/cli")
-    : new URL("../src/cli.ts", import.meta.url).href,
+    : new URL("../src/cli/cli.ts", import.meta.url).href,
 );
 
 interface Jobs {

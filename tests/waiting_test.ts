@@ -182,9 +182,11 @@ describe("onIdle()", () => {
 });
 
 describe("drained()", () => {
-  test("resolves at once on a queue with no job", async () => {
+  test("resolves on a queue with no job, started or not", async () => {
     await withQueue({}, async (queue) => {
-      assert.equal(await isPending(queue.drained()), false);
+      await soon(queue.drained(), "drained()");
+      await queue.start();
+      await soon(queue.drained(), "drained()");
     });
   });
 

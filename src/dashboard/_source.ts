@@ -112,8 +112,9 @@ export class DashboardSource {
     this.#maxAge = maxAge;
   }
 
+  /** What the page names the queue by: its directory, for a file store. */
   get directory(): string {
-    return this.#engine.directory;
+    return this.#engine.directory ?? "the queue's store";
   }
 
   /**

@@ -643,6 +643,36 @@ export function occurrenceAfter(job: Job, now: number): Job {
 }
 
 /**
+ * Whether a job still waits or runs: `NOT_STARTED`, or `IN_PROGRESS` (which a
+ * job with no live claim is after its engine died: it runs again).
+ */
+export function isUnfinished(job: Job): boolean {
+  return job.state === JobState.NOT_STARTED || job.state === JobState.IN_PROGRESS;
+}
+
+/**
+ * The job that replaces a failed one when it is retried: its params and
+ * settings, a new id (which sorts by the new date), due `now`, with a clean
+ * slate: no attempt, no crashed run, no error, no progress.
+ */
+export function replacementOf(failed: Job, now: number): Job {
+  return Job.fromJSON({
+    ...failed.toJSON(),
+    id: createJobId(now),
+    state: JobState.NOT_STARTED,
+    attempts: 0,
+    interruptions: undefined,
+    executionDate: now,
+    createdAt: now,
+    startedAt: undefined,
+    finishedAt: undefined,
+    error: undefined,
+    progress: undefined,
+    result: undefined,
+  });
+}
+
+/**
  * Whether `job` is an occurrence of a recurring job as its schedule made it:
  * due on the date its key names (a retried occurrence is due later).
  */

@@ -5,13 +5,9 @@ import {
   toEvent,
 } from "../engine/events.ts";
 import type { Job, JobSpec } from "../job/job.ts";
-import {
-  type DisposeOptions,
-  type JobHandler,
-  JobQueueEngine,
-  type JobQueueEngineOptions,
-  type PruneOptions,
-} from "../engine/job_queue_engine.ts";
+import { JobQueueEngine } from "../engine/job_queue_engine.ts";
+import type { JobHandler } from "../engine/job_handler.ts";
+import type { DisposeOptions, JobQueueEngineOptions, PruneOptions } from "../engine/options.ts";
 import type { JobHandlerOptions } from "../job/retry.ts";
 
 /**
@@ -177,10 +173,10 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   readonly #engine: JobQueueEngine;
 
   /**
-   * Creates a queue on a directory; nothing runs until {@linkcode start}.
+   * Creates a queue on a store or a directory; nothing runs until {@linkcode start}.
    *
-   * @param options The directory, or an engine, and how to work.
-   * @throws {TypeError} When neither `directory` nor `engine` is given, when
+   * @param options The store, the directory or an engine, and how to work.
+   * @throws {TypeError} When none of `store`, `directory` and `engine` is given, when
    *   they disagree, or when engine options are given beside `engine`.
    * @throws {RangeError} When a number option is out of range.
    */
@@ -188,10 +184,7 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
     super();
     const { engine, ...engineOptions } = options ?? {};
     if (engine === undefined) {
-      this.#engine = new JobQueueEngine({
-        ...engineOptions,
-        directory: engineOptions.directory as string,
-      });
+      this.#engine = new JobQueueEngine(engineOptions);
     } else {
       const { directory: _, maxConcurrency: __, ...ignored } = engineOptions;
       const misplaced = Object.keys(ignored).filter((key) =>
