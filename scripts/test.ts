@@ -73,6 +73,9 @@ interface RunResult {
   timedOut: boolean;
 }
 
+/** The step running now, stopped on Ctrl-C. */
+let currentChild: Deno.ChildProcess | undefined;
+
 /** Runs one step with no stdin, shows its output and how long it took. */
 async function run(
   label: string,
@@ -89,6 +92,7 @@ async function run(
     stdout: options.capture ? "piped" : "inherit",
     stderr: options.capture ? "piped" : "inherit",
   }).spawn();
+  currentChild = child;
   let timedOut = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const stepTimer = setTimeout(() => {
@@ -506,9 +510,10 @@ async function stopPostgres(): Promise<void> {
   await testPostgres?.stop();
 }
 
-// Ctrl-C reaches the steps too (same process group); the server must go with them.
+// On Ctrl-C (or a SIGINT to this process alone) the step and the server stop too.
 Deno.addSignalListener("SIGINT", () => {
-  console.error("\nInterrupted: stopping the PostgreSQL server");
+  console.error("\nInterrupted: stopping the running step and the PostgreSQL server");
+  if (currentChild !== undefined) kill(currentChild, "SIGTERM");
   stopPostgres().finally(() => Deno.exit(130));
 });
 
