@@ -85,11 +85,15 @@ export function statements(s: string, channel: string) {
         FROM next WHERE j.id = next.id
         RETURNING ${columns("j")}
       ),
+      -- ORDER BY … LIMIT 1, not min(): an index scan that stops at the first row.
       waiting AS (
-        SELECT min(execution_date) AS next_due_at FROM ${jobs}
-        WHERE state = 'NOT_STARTED' AND claimed_by IS NULL
-          AND method_name NOT IN (SELECT method_name FROM skip)
-          AND id NOT IN (SELECT id FROM next)
+        SELECT (
+          SELECT execution_date FROM ${jobs}
+          WHERE state = 'NOT_STARTED' AND claimed_by IS NULL
+            AND method_name NOT IN (SELECT method_name FROM skip)
+            AND id NOT IN (SELECT id FROM next)
+          ORDER BY execution_date LIMIT 1
+        ) AS next_due_at
       )
       SELECT claimed.*, waiting.next_due_at FROM waiting LEFT JOIN claimed ON true
       ORDER BY claimed.priority DESC, claimed.execution_date, claimed.id`,
