@@ -167,7 +167,10 @@ if (import.meta.main) {
   const server = await startTestPostgres();
   console.log(`JOBQ_TEST_POSTGRES_URL=${server.url}`);
   console.log("Stop with Ctrl-C.");
+  // Signal listeners alone do not keep Deno running: this timer does.
+  const alive = setInterval(() => {}, 1 << 30);
   const stopAndExit = async () => {
+    clearInterval(alive);
     await server.stop();
     Deno.exit(0);
   };
