@@ -4,7 +4,9 @@
  * `src/cli/cli.ts` as `@x/jobq/cli`) and what they import, the `jobq` command
  * (`src/cli/_cli_bin.ts`, executable, its `#!` line kept), a `package.json` whose
  * `dependencies` are the npm packages `src/` imports (with the versions of
- * deno.json's import map), README.md and LICENSE. Fails on any TypeScript
+ * deno.json's import map) and whose optional `peerDependencies` are those only
+ * one store imports ({@linkcode OPTIONAL_PEERS}: `postgres`, exact version),
+ * README.md and LICENSE. Fails on any TypeScript
  * error, and when the public declarations need Node's types.
  *
  * With `--tests`, also compiles `tests/` to `npm/test/`, `scripts/demo.ts` to
@@ -54,6 +56,15 @@ const baseOptions = {
   lib: ["ES2022", "DOM", "ESNext.Disposable"],
   newLine: "lf",
 };
+
+/**
+ * npm packages that only the modules under a folder of `src/` import: optional
+ * peer dependencies, pinned to the import map's exact version, that users of
+ * that module install themselves (and only they load).
+ */
+const OPTIONAL_PEERS: ReadonlyMap<string, string> = new Map([
+  ["postgres", join(root, "src", "store", "postgres") + sep],
+]);
 
 /** Thrown for a failure whose message says everything; printed without a stack. */
 class BuildError extends Error {
@@ -249,11 +260,11 @@ function specifiersOf(text: string): string[] {
 
 /**
  * The bare specifiers (not relative, not `node:`) that `roots` and the
- * modules they import, transitively, import, with the module that imports
+ * modules they import, transitively, import, with the modules that import
  * each: what the package needs from npm, known before compiling.
  */
-async function bareImports(roots: string[]): Promise<Map<string, string>> {
-  const bare = new Map<string, string>();
+async function bareImports(roots: string[]): Promise<Map<string, string[]>> {
+  const bare = new Map<string, string[]>();
   const seen = new Set<string>();
   const queue = [...roots];
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
@@ -261,36 +272,65 @@ async function bareImports(roots: string[]): Promise<Map<string, string>> {
     seen.add(file);
     for (const specifier of specifiersOf(await readFile(file, "utf8"))) {
       if (specifier.startsWith(".")) queue.push(resolve(dirname(file), specifier));
-      else if (!specifier.startsWith("node:") && !bare.has(specifier)) bare.set(specifier, file);
+      else if (!specifier.startsWith("node:")) {
+        bare.set(specifier, [...bare.get(specifier) ?? [], file]);
+      }
     }
   }
   return bare;
 }
 
+/** What the package needs from npm, with version ranges. */
+interface NpmDependencies {
+  /** Installed with the package: `"croner": "^9.0.0"`. */
+  dependencies: Record<string, string>;
+  /** Installed by users who need them: {@linkcode OPTIONAL_PEERS}, exact versions. */
+  optionalPeers: Record<string, string>;
+}
+
 /**
  * The npm packages the package's sources import, with the version ranges
  * of deno.json's import map: `"croner": "npm:croner@9"` becomes
- * `"croner": "^9.0.0"`. Refuses bare specifiers the import map does not map
- * to an npm package of the same name, which Node could not resolve.
+ * `"croner": "^9.0.0"`; an optional peer keeps its exact version. Refuses
+ * bare specifiers the import map does not map to an npm package of the same
+ * name, which Node could not resolve, and optional peers imported outside
+ * their folder, which would load them for every user.
  */
-async function npmDependencies(config: DenoConfig): Promise<Record<string, string>> {
+async function npmDependencies(config: DenoConfig): Promise<NpmDependencies> {
   const dependencies: Record<string, string> = {};
+  const optionalPeers: Record<string, string> = {};
   const imports = await bareImports([...config.entryPoints.values(), binSource]);
-  for (const [specifier, source] of imports) {
+  for (const [specifier, sources] of imports) {
     const name = packageNameOf(specifier);
     const target = config.imports?.[name];
     const match = target?.match(/^npm:(@?[^@]+)@([^/]+)$/);
     if (match === null || match === undefined || match[1] !== name) {
       throw new BuildError(
-        `${relative(root, source)} imports '${specifier}', but deno.json's import map does ` +
+        `${relative(root, sources[0]!)} imports '${specifier}', but deno.json's import map does ` +
           `not map '${name}' to "npm:${name}@<version>"${
             target === undefined ? "" : ` (it maps it to ${JSON.stringify(target)})`
           }: the npm package could not depend on it`,
       );
     }
-    dependencies[name] = caretRange(match[2]!);
+    const folder = OPTIONAL_PEERS.get(name);
+    if (folder === undefined) {
+      dependencies[name] = caretRange(match[2]!);
+      continue;
+    }
+    const outside = sources.find((source) => !source.startsWith(folder));
+    if (outside !== undefined) {
+      throw new BuildError(
+        `${relative(root, outside)} imports '${specifier}', an optional peer dependency that ` +
+          `only ${relative(root, folder)}/ may import: every user would need it`,
+      );
+    }
+    optionalPeers[name] = match[2]!;
   }
-  return Object.fromEntries(Object.entries(dependencies).sort(([a], [b]) => a < b ? -1 : 1));
+  return { dependencies: sorted(dependencies), optionalPeers: sorted(optionalPeers) };
+}
+
+function sorted(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1));
 }
 
 /** `croner/foo` → `croner`, `@scope/name/foo` → `@scope/name`. */
@@ -359,7 +399,7 @@ async function linkDependencies(dependencies: Record<string, string>): Promise<v
 async function writePackageJson(
   config: DenoConfig,
   bin: string,
-  dependencies: Record<string, string>,
+  { dependencies, optionalPeers }: NpmDependencies,
 ): Promise<void> {
   const exports = Object.fromEntries(
     [...config.entryPoints].map(([subpath, source]) => [subpath, {
@@ -377,6 +417,14 @@ async function writePackageJson(
     types: packagePath(emittedDeclaration(modPath)),
     bin: { [binName]: packagePath(bin) },
     ...(Object.keys(dependencies).length > 0 ? { dependencies } : {}),
+    ...(Object.keys(optionalPeers).length > 0
+      ? {
+        peerDependencies: optionalPeers,
+        peerDependenciesMeta: Object.fromEntries(
+          Object.keys(optionalPeers).map((name) => [name, { optional: true }]),
+        ),
+      }
+      : {}),
     engines: { node: ">=20" },
     // npm adds package.json, README.md and LICENSE by itself.
     files: ["esm/**/*.js", "esm/**/*.d.ts"],
@@ -554,7 +602,9 @@ async function main(args: string[]): Promise<void> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const dependencies = await npmDependencies(config);
-  await ensureInstalled(dependencies);
+  // Tests use the optional peers too: both are installed and linked.
+  const everything = { ...dependencies.dependencies, ...dependencies.optionalPeers };
+  await ensureInstalled(everything);
   const sources = compilePackage(config);
   await checkEmittedImports(esmDir);
   await writePackageJson(config, await prepareBin(), dependencies);
@@ -562,7 +612,7 @@ async function main(args: string[]): Promise<void> {
   checkPublicDeclarations(config);
   let summary = `${sources.length} source files`;
   if (withTests) {
-    await linkDependencies(dependencies);
+    await linkDependencies(everything);
     summary += `, ${(await compileTests(config)).length} test files`;
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

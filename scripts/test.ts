@@ -12,6 +12,14 @@
  * Without a browser the test is skipped with a warning, except under
  * `CI=true`, where that fails the run.
  *
+ * The PostgreSQL store's tests get a throwaway server (`scripts/_postgres.ts`:
+ * Debian's `postgresql`, installed with apt-get when missing and running as
+ * root), started while the static checks run, named to every runtime's tests
+ * by `JOBQ_TEST_POSTGRES_URL`, and stopped and removed at the end, on failure
+ * and on Ctrl-C. When `JOBQ_TEST_POSTGRES_URL` is set, that server is used
+ * instead. Without a server those tests skip with a warning, except under
+ * `CI=true`, where that fails the run.
+ *
  * Usage: `deno task test`
  *
  * @module
@@ -20,6 +28,7 @@ import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/
 import ts from "typescript";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NoPostgresError, startTestPostgres, type TestPostgres } from "./_postgres.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const deno = Deno.execPath();
@@ -64,6 +73,9 @@ interface RunResult {
   timedOut: boolean;
 }
 
+/** The step running now, stopped on Ctrl-C. */
+let currentChild: Deno.ChildProcess | undefined;
+
 /** Runs one step with no stdin, shows its output and how long it took. */
 async function run(
   label: string,
@@ -80,6 +92,7 @@ async function run(
     stdout: options.capture ? "piped" : "inherit",
     stderr: options.capture ? "piped" : "inherit",
   }).spawn();
+  currentChild = child;
   let timedOut = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const stepTimer = setTimeout(() => {
@@ -348,7 +361,42 @@ async function browserTest(): Promise<void> {
   );
 }
 
+/** The throwaway server, once started. */
+let testPostgres: TestPostgres | undefined;
+
+/**
+ * Starts the throwaway PostgreSQL server, unless `JOBQ_TEST_POSTGRES_URL`
+ * names one, and hands its URL to the test runs through the environment.
+ */
+async function preparePostgres(): Promise<void> {
+  const given = Deno.env.get("JOBQ_TEST_POSTGRES_URL");
+  if (given !== undefined && given !== "") {
+    console.log("PostgreSQL tests use the server of JOBQ_TEST_POSTGRES_URL");
+    return;
+  }
+  const started = performance.now();
+  try {
+    testPostgres = await startTestPostgres();
+  } catch (error) {
+    if (!(error instanceof NoPostgresError)) throw error;
+    if (Deno.env.get("CI") === "true") {
+      uncountedFailures++;
+      throw new StepFailure(`No PostgreSQL for the tests: ${error.message}`);
+    }
+    console.warn(`\nWARNING: ${error.message}; the PostgreSQL tests are skipped`);
+    return;
+  }
+  Deno.env.set("JOBQ_TEST_POSTGRES_URL", testPostgres.url);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`\nPostgreSQL for the tests started in ${seconds} s (${testPostgres.url})`);
+}
+
+/** Settles when the server is ready (or failed to start: then with the error). */
+let postgresReady: Promise<unknown> = Promise.resolve();
+
 async function main(): Promise<void> {
+  // The server starts while the static checks run.
+  postgresReady = preparePostgres().then(() => undefined, (error: unknown) => error);
   // (a) Static checks and JSR readiness.
   await check("deno fmt --check", deno, ["fmt", "--check"]);
   await check("deno lint", deno, ["lint"]);
@@ -367,6 +415,9 @@ async function main(): Promise<void> {
     "--dry-run",
     "--allow-dirty",
   ]);
+
+  const postgresError = await postgresReady;
+  if (postgresError !== undefined) throw postgresError;
 
   // (b) Deno: the suite, then the JSDoc examples.
   await testRun("Deno", "deno test -A tests/", deno, ["test", "-A", "tests/"], parseDeno);
@@ -453,6 +504,20 @@ function printSummary(): void {
   console.log(`${passed} passed, ${failed} failed`);
 }
 
+/** Stops the throwaway server, once it has started. */
+async function stopPostgres(): Promise<void> {
+  await postgresReady;
+  await testPostgres?.stop();
+}
+
+// On Ctrl-C (or a SIGINT to this process alone) the step and the server stop too.
+Deno.addSignalListener("SIGINT", () => {
+  console.error("\nInterrupted: stopping the running step and the PostgreSQL server");
+  if (currentChild !== undefined) kill(currentChild, "SIGTERM");
+  stopPostgres().finally(() => Deno.exit(130));
+});
+
+let exitCode = 0;
 try {
   await main();
   printSummary();
@@ -460,5 +525,8 @@ try {
   if (!(error instanceof StepFailure)) uncountedFailures++;
   console.error(`\nFAILED: ${error instanceof StepFailure ? error.message : error}`);
   printSummary();
-  Deno.exit(1);
+  exitCode = 1;
+} finally {
+  await stopPostgres();
 }
+Deno.exit(exitCode);

@@ -444,22 +444,25 @@ describe("gaps", () => {
   });
 
   describe("dependencies", () => {
-    test("the package depends only on croner: src/ imports its own files, node: and croner", async () => {
+    test("the package depends only on croner, and on postgres only for the PostgreSQL store", async () => {
       const root = await repositoryRoot();
       const packageJson = join(root, "npm", "package.json");
       if (await exists(packageJson)) {
         const manifest = JSON.parse(await readFile(packageJson, "utf8"));
         assert.deepEqual(Object.keys(manifest.dependencies ?? {}), ["croner"]);
-        for (const field of ["peerDependencies", "optionalDependencies"]) {
-          assert.deepEqual(Object.keys(manifest[field] ?? {}), [], `npm/package.json ${field}`);
-        }
+        // Optional, exact: users of the file store install and load nothing more.
+        assert.deepEqual(Object.keys(manifest.peerDependencies ?? {}), ["postgres"]);
+        assert.match(manifest.peerDependencies.postgres, /^\d+\.\d+\.\d+$/);
+        assert.deepEqual(manifest.peerDependenciesMeta, { postgres: { optional: true } });
+        assert.deepEqual(Object.keys(manifest.optionalDependencies ?? {}), []);
       }
       for (const [name, code] of await sourceFiles()) {
         for (const specifier of specifiersOf(code)) {
           assert.ok(
             specifier.startsWith("./") || specifier.startsWith("../") ||
               specifier.startsWith("node:") ||
-              (name === "job/repeat.ts" && specifier === "croner"),
+              (name === "job/repeat.ts" && specifier === "croner") ||
+              (name.startsWith("store/postgres/") && specifier === "postgres"),
             `src/${name} imports '${specifier}'`,
           );
         }

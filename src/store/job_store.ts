@@ -267,8 +267,9 @@ export interface CompletedToKeep {
 export interface JobStore {
   /**
    * Prepares the storage (creating what is missing) and registers `engine`
-   * as alive. Called once, before any operation but `get`, `list` and
-   * `engines`: tools may read a store they never open, or after `close`.
+   * as alive. Called once, before any other operation. (`FileJobStore`
+   * also reads before `open` and after `close`, for tools that look at
+   * what a queue left.)
    *
    * @throws {JobQueueError} When the storage cannot be used; says why.
    */

@@ -1,0 +1,151 @@
+/**
+ * Jobs to rows and back. A job's queryable fields get columns of their own;
+ * what only the engine reads (retry settings, schedule) sits in `options`.
+ * Every JSON value crosses as text, serialized here, so that it comes back
+ * byte for byte (`json`, not `jsonb`, keeps key order and `\u0000`).
+ */
+import { isScheduledOccurrence, Job } from "../../job/job.ts";
+
+/** The most characters of JSON a job may hold: the file store's limit in bytes, roughly. */
+export const MAX_JOB_CHARACTERS = 64 * 1024 * 1024;
+
+/**
+ * The columns every statement returns, in this order (`.values()` reads
+ * them by position, so that a client's column-name transform cannot matter).
+ */
+export function columns(table: string): string {
+  const t = `${table}.`;
+  return [
+    "id",
+    "method_name",
+    "state",
+    "execution_date",
+    "priority",
+    "unique_key",
+    "attempts",
+    "interruptions",
+    "created_at",
+    "started_at",
+    "finished_at",
+  ].map((name) => t + name).concat(
+    ["params", "result", "progress", "error", "options"].map((name) => `${t}${name}::text`),
+  ).join(", ");
+}
+
+/** One row as `.values()` returns it; bigints may come as strings. */
+export type Row = readonly unknown[];
+
+function int(value: unknown): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
+}
+
+function json(value: unknown): unknown {
+  return value === null || value === undefined ? undefined : JSON.parse(value as string);
+}
+
+/** Rebuilds a job from a row; throws a `TypeError` when the row is not a valid job. */
+export function jobFromRow(row: Row): Job {
+  const [
+    id,
+    methodName,
+    state,
+    executionDate,
+    priority,
+    uniqueKey,
+    attempts,
+    interruptions,
+    createdAt,
+    startedAt,
+    finishedAt,
+    params,
+    result,
+    progress,
+    error,
+    options,
+  ] = row;
+  return Job.fromJSON({
+    id,
+    methodName,
+    executionDate: int(executionDate),
+    state,
+    params: json(params),
+    createdAt: int(createdAt),
+    attempts: int(attempts),
+    startedAt: int(startedAt),
+    finishedAt: int(finishedAt),
+    error: json(error),
+    ...json(options) as object | undefined,
+    priority: int(priority),
+    uniqueKey: uniqueKey ?? undefined,
+    progress: json(progress),
+    result: json(result),
+    interruptions: int(interruptions),
+  });
+}
+
+/** The input of the insert statement: one object per job, JSON values as JSON text. */
+export interface NewRow {
+  id: string;
+  method_name: string;
+  state: string;
+  execution_date: number;
+  priority: number;
+  unique_key: string | null;
+  attempts: number;
+  interruptions: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  params: string | null;
+  result: string | null;
+  progress: string | null;
+  error: string | null;
+  options: string | null;
+  /** A recurring job's occurrence: not stored when its date has come (`late`). */
+  occurrence: boolean;
+}
+
+/** JSON text, or SQL NULL for a value the record leaves out. */
+export function jsonText(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+/**
+ * A job as the insert statement takes it.
+ *
+ * @throws {RangeError} When the job is over {@linkcode MAX_JOB_CHARACTERS}.
+ */
+export function rowOfJob(job: Job): NewRow {
+  const { maxAttempts, backoff, timeout, repeat } = job.toJSON();
+  const options = { maxAttempts, backoff, timeout, repeat };
+  const row: NewRow = {
+    id: job.id,
+    method_name: job.methodName,
+    state: job.state,
+    execution_date: job.executionDate,
+    priority: job.priority,
+    unique_key: job.uniqueKey ?? null,
+    attempts: job.attempts,
+    interruptions: job.interruptions,
+    created_at: job.createdAt,
+    started_at: job.startedAt ?? null,
+    finished_at: job.finishedAt ?? null,
+    params: jsonText(job.params),
+    result: jsonText(job.result),
+    progress: jsonText(job.progress),
+    error: jsonText(job.error),
+    options: Object.values(options).some((value) => value !== undefined)
+      ? JSON.stringify(options)
+      : null,
+    occurrence: isScheduledOccurrence(job),
+  };
+  const size = (row.params?.length ?? 0) + (row.result?.length ?? 0) +
+    (row.progress?.length ?? 0) + (row.error?.length ?? 0) + (row.options?.length ?? 0);
+  if (size > MAX_JOB_CHARACTERS) {
+    throw new RangeError(
+      `Cannot schedule job ${job.methodName}: it is over the limit of ${MAX_JOB_CHARACTERS} ` +
+        "characters of JSON; keep large data elsewhere and pass a reference to it",
+    );
+  }
+  return row;
+}

@@ -1,0 +1,556 @@
+import process from "node:process";
+import { Job, type JobErrorRecord, JobState } from "../../job/job.ts";
+import { JobQueueError } from "../../job_queue_error.ts";
+import type {
+  AddResult,
+  ClaimRequest,
+  CompletedToKeep,
+  DueJobs,
+  EngineInfo,
+  JobFilter,
+  JobQuery,
+  JobStore,
+  StoreEngine,
+} from "../job_store.ts";
+import { connect, type PostgresClient } from "./_client.ts";
+import { jobFromRow, jsonText, type NewRow, type Row, rowOfJob } from "./_rows.ts";
+import { migrate, NewerSchemaError } from "./_schema.ts";
+import { type Statements, statements } from "./_sql.ts";
+
+/**
+ * Options of {@linkcode PostgresJobStore}: where the database is (`url`, or
+ * a client the application has as `sql`) and which schema holds the queue.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresJobStoreOptions } from "@x/jobq/postgres";
+ *
+ * const options: PostgresJobStoreOptions = {
+ *   url: "postgres://jobq:secret@db.example.com:5432/app",
+ *   schema: "jobq",
+ * };
+ * ```
+ */
+export interface PostgresJobStoreOptions {
+  /**
+   * A connection URL: `postgres://user:password@host:5432/database`. A
+   * `host` query parameter naming a directory connects through the unix
+   * socket there (`postgres://user@localhost/db?host=/var/run/postgresql`).
+   * Not with `sql`.
+   */
+  url?: string;
+  /**
+   * A postgres.js client (`postgres(…)` of the `postgres` package, 3.4) the
+   * application already has, used instead of connecting to `url`. The store
+   * does not end it on `close()`. Not with `url`.
+   */
+  sql?: PostgresClient;
+  /**
+   * The schema that holds the queue's tables, created when missing. Engines
+   * share a queue when they use the same database and schema.
+   *
+   * @default {"jobq"}
+   */
+  schema?: string;
+  /**
+   * How many connections the store opens at most for its queries, with
+   * `url`; LISTEN takes one more.
+   *
+   * @default {4}
+   */
+  maxConnections?: number;
+  /**
+   * How long to wait for a connection, in ms, before an operation fails
+   * with a `JobQueueError`. With `url`.
+   *
+   * @default {10000}
+   */
+  connectTimeout?: number;
+}
+
+/** Schema names the store accepts: plain lowercase identifiers, no quoting surprises. */
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** How many times `add` stores again jobs whose key holder finished meanwhile. */
+const ADD_ATTEMPTS = 5;
+
+/** Thrown inside a transaction to roll it back while resolving to `result`. */
+class Rollback {
+  constructor(readonly result: AddResult) {}
+}
+
+/**
+ * A {@linkcode JobStore} in a PostgreSQL database: engines on several
+ * machines share one queue through it. Due jobs are claimed with one
+ * statement (`FOR UPDATE SKIP LOCKED`), so engines never race for a job;
+ * leases are judged on the database's clock; new and freed jobs wake idle
+ * engines through LISTEN/NOTIFY. Each engine holds at most
+ * `maxConnections` (4) connections plus one for LISTEN.
+ *
+ * Needs the `postgres` package (postgres.js) 3.4 when given a `url`.
+ *
+ * @example A queue in PostgreSQL
+ * ```ts ignore
+ * import { JobQueue } from "@x/jobq";
+ * import { PostgresJobStore } from "@x/jobq/postgres";
+ *
+ * const queue = new JobQueue({
+ *   store: new PostgresJobStore({ url: "postgres://jobq@localhost:5432/app" }),
+ *   maxConcurrency: 8,
+ * });
+ * queue.registerJobHandler("sendEmail", async ({ to }: { to: string }) => {
+ *   console.log(`sending to ${to}`);
+ * });
+ * await queue.start();
+ * await queue.scheduleJob({ methodName: "sendEmail", params: { to: "a@example.com" } });
+ * ```
+ */
+export class PostgresJobStore implements JobStore {
+  readonly #options: PostgresJobStoreOptions;
+  readonly #schema: string;
+  readonly #sql: Statements;
+  readonly #channel: string;
+  #client: PostgresClient | undefined;
+  #engine: StoreEngine | undefined;
+  #watchers = new Set<() => void>();
+  #listening: Promise<{ unlisten(): Promise<void> } | undefined> | undefined;
+
+  /**
+   * Makes a store; nothing connects before {@linkcode open}.
+   *
+   * @param options Where the database is, and the schema.
+   * @throws {TypeError} When neither or both of `url` and `sql` are given, or the schema is not a plain name.
+   */
+  constructor(options: PostgresJobStoreOptions) {
+    if ((options?.url === undefined) === (options?.sql === undefined)) {
+      throw new TypeError(
+        "Cannot make a PostgresJobStore: give either 'url' (a connection URL) or 'sql' " +
+          "(a postgres.js client), exactly one of them",
+      );
+    }
+    const schema = options.schema ?? "jobq";
+    if (!SCHEMA_PATTERN.test(schema)) {
+      throw new TypeError(
+        `Cannot make a PostgresJobStore: 'schema' must be a plain lowercase name ` +
+          `(letters, digits, '_', at most 63): it is ${JSON.stringify(schema)}`,
+      );
+    }
+    for (const name of ["maxConnections", "connectTimeout"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+        throw new RangeError(
+          `Cannot make a PostgresJobStore as '${name}' must be a positive integer: ` +
+            `current value is ${value}`,
+        );
+      }
+    }
+    this.#options = options;
+    this.#schema = schema;
+    this.#channel = `jobq_${schema}`;
+    this.#sql = statements(`"${schema}"`, this.#channel);
+  }
+
+  /** The client, once open. */
+  get #db(): PostgresClient {
+    if (this.#client === undefined) {
+      throw new JobQueueError("Cannot use the PostgresJobStore before open() or after close()");
+    }
+    return this.#client;
+  }
+
+  get #me(): string {
+    return this.#engine!.engineId;
+  }
+
+  /** Runs a statement; rows as arrays; any failure as a `JobQueueError` saying `what`. */
+  async #query(
+    what: string,
+    statement: string,
+    parameters: unknown[],
+    job?: Job,
+    client: PostgresClient = this.#db,
+  ): Promise<Row[]> {
+    try {
+      return await client.unsafe(statement, parameters, { prepare: true }).values();
+    } catch (cause) {
+      throw this.#error(what, cause, job);
+    }
+  }
+
+  #error(what: string, cause: unknown, job?: Job): JobQueueError {
+    if (cause instanceof JobQueueError) return cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new JobQueueError(
+      `${what}: PostgreSQL (schema '${this.#schema}') failed with '${reason}'; check that the ` +
+        "server is reachable and the connection settings are right",
+      { cause, ...(job === undefined ? {} : { info: { job } }) },
+    );
+  }
+
+  /** Rebuilds the jobs of `rows`; a row that is not a job is reported and left out. */
+  #jobs(rows: Row[]): Job[] {
+    const jobs: Job[] = [];
+    for (const row of rows) {
+      try {
+        jobs.push(jobFromRow(row));
+      } catch (cause) {
+        this.#engine?.report(
+          new JobQueueError(
+            `Job ${String(row[0])} in '${this.#schema}.jobs' cannot be read, and is left alone: ` +
+              `${(cause as Error).message}`,
+            { cause },
+          ),
+        );
+      }
+    }
+    return jobs;
+  }
+
+  /** The job of the first row, if any and valid. */
+  #first(rows: Row[]): Job | undefined {
+    return this.#jobs(rows.slice(0, 1))[0];
+  }
+
+  async open(engine: StoreEngine): Promise<void> {
+    this.#engine = engine;
+    const { url, sql, maxConnections = 4, connectTimeout = 10_000 } = this.#options;
+    this.#client = sql ?? await connect({ url: url!, max: maxConnections, connectTimeout });
+    try {
+      await migrate(this.#client, this.#schema, `"${this.#schema}"`);
+    } catch (cause) {
+      await this.#end();
+      if (cause instanceof NewerSchemaError) {
+        throw new JobQueueError(`Cannot use schema '${this.#schema}': ${cause.message}`, { cause });
+      }
+      throw this.#error("Cannot prepare the queue's tables", cause);
+    }
+    try {
+      await this.heartbeat();
+    } catch (error) {
+      await this.#end();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#client === undefined) return;
+    try {
+      await this.#stopListening();
+      await this.#query("Cannot unregister the engine", this.#sql.unregister, [this.#me]);
+    } finally {
+      await this.#end();
+    }
+  }
+
+  /** Lets go of the client: ends it when the store made it. */
+  async #end(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (client !== undefined && this.#options.sql === undefined) {
+      await client.end({ timeout: 5 }).catch(() => {});
+    }
+  }
+
+  async add(jobs: readonly Job[]): Promise<AddResult[]> {
+    if (jobs.length === 0) return [];
+    // Within one call, a unique key goes to the first job that has it.
+    const firstWithKey = new Map<string, number>();
+    const firsts = jobs.map((job, index) => {
+      if (job.uniqueKey === undefined) return index;
+      const first = firstWithKey.get(job.uniqueKey) ?? index;
+      firstWithKey.set(job.uniqueKey, first);
+      return first;
+    });
+    const own = jobs.filter((_, index) => firsts[index] === index);
+    const ownIndex = new Map(own.map((job, index) => [job, index]));
+    const rows = own.map(rowOfJob);
+    const results = own.some((job) => job.uniqueKey !== undefined)
+      ? await this.#transaction("Cannot schedule the jobs", (tx) => this.#insert(tx, own, rows))
+      : await this.#insert(this.#db, own, rows);
+    return jobs.map((job, index): AddResult => {
+      const result = results[ownIndex.get(jobs[firsts[index]!]!)!]!;
+      if (firsts[index] === index) return result;
+      // Its key went to an earlier job of the call: that job, or its holder,
+      // holds it; or it was a late occurrence, as this one is.
+      return result.kind === "late" ? { kind: "late", job } : { kind: "held", job: result.job };
+    });
+  }
+
+  /**
+   * Inserts `jobs` (unique keys distinct); tells what became of each. Jobs
+   * not stored for their key whose holder finished meanwhile (no holder to
+   * name) are tried again.
+   */
+  async #insert(client: PostgresClient, jobs: Job[], rows: NewRow[]): Promise<AddResult[]> {
+    const results = new Array<AddResult | undefined>(jobs.length);
+    let pending = jobs.map((_, index) => index);
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const inserted = new Set(
+        (await this.#query(
+          "Cannot schedule the jobs",
+          this.#sql.insert,
+          [
+            JSON.stringify(pending.map((index) => rows[index])),
+          ],
+          jobs[pending[0]!],
+          client,
+        )).map(([id]) => id as string),
+      );
+      const missing = pending.filter((index) => !inserted.has(jobs[index]!.id));
+      for (const index of pending) {
+        if (inserted.has(jobs[index]!.id)) results[index] = { kind: "added", job: jobs[index]! };
+      }
+      const keys = missing.map((index) => jobs[index]!.uniqueKey).filter((key) =>
+        key !== undefined
+      );
+      const holders = new Map(
+        this.#jobs(
+          keys.length === 0 ? [] : await this.#query(
+            "Cannot schedule the jobs",
+            this.#sql.holders,
+            [JSON.stringify(keys)],
+            undefined,
+            client,
+          ),
+        ).map((holder) => [holder.uniqueKey!, holder]),
+      );
+      pending = [];
+      for (const index of missing) {
+        const job = jobs[index]!;
+        const holder = job.uniqueKey === undefined ? undefined : holders.get(job.uniqueKey);
+        if (holder !== undefined) results[index] = { kind: "held", job: holder };
+        else if (rows[index]!.occurrence) results[index] = { kind: "late", job };
+        else pending.push(index);
+      }
+      if (pending.length > 0 && attempt === ADD_ATTEMPTS) {
+        throw new JobQueueError(
+          `Cannot schedule job ${jobs[pending[0]!]!.key}: its unique key was taken and let go ` +
+            `${ADD_ATTEMPTS} times while it was being stored; try again`,
+          { info: { job: jobs[pending[0]!]! } },
+        );
+      }
+    }
+    return results as AddResult[];
+  }
+
+  /** Runs `body` in a transaction; failures as a `JobQueueError` saying `what`. */
+  async #transaction<T>(what: string, body: (tx: PostgresClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.begin(body) as T;
+    } catch (cause) {
+      throw this.#error(what, cause);
+    }
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    return this.#first(await this.#query("Cannot read the job", this.#sql.get, [id]));
+  }
+
+  async list(query: JobQuery = {}): Promise<Job[]> {
+    const limit = query.limit === undefined || query.limit === Infinity ? null : query.limit;
+    return this.#jobs(
+      await this.#query("Cannot list the jobs", this.#sql.list, [
+        query.state ?? null,
+        query.methodName ?? null,
+        query.after ?? null,
+        limit,
+      ]),
+    );
+  }
+
+  async claimDue(request: ClaimRequest): Promise<DueJobs> {
+    const rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue, [
+      this.#me,
+      request.limit,
+      JSON.stringify([...request.skip]),
+    ]);
+    const nextDueAt = rows[0]?.at(-1);
+    return {
+      jobs: this.#jobs(rows.filter((row) => row[0] !== null).map((row) => row.slice(0, -1))),
+      nextDueAt: nextDueAt === null || nextDueAt === undefined ? undefined : Number(nextDueAt),
+    };
+  }
+
+  async complete(job: Job, result: unknown, keep: boolean): Promise<Job | undefined> {
+    const what = "Cannot record that the job completed";
+    if (keep) {
+      return this.#first(
+        await this.#query(what, this.#sql.completeKeep, [job.id, this.#me, jsonText(result)], job),
+      );
+    }
+    const [row] = await this.#query(what, this.#sql.completeRemove, [job.id, this.#me], job);
+    if (row === undefined) return undefined;
+    // Removed: the job as it would have been kept.
+    const removed = this.#first([row.slice(0, -1)]);
+    return removed && Job.fromJSON({
+      ...removed.toJSON(),
+      state: JobState.COMPLETED,
+      finishedAt: Number(row.at(-1)),
+      result,
+    });
+  }
+
+  async progress(job: Job, progress: unknown): Promise<Job | undefined> {
+    return this.#first(
+      await this.#query("Cannot record the job's progress", this.#sql.progress, [
+        job.id,
+        this.#me,
+        jsonText(progress),
+      ], job),
+    );
+  }
+
+  async fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
+    return this.#first(
+      await this.#query("Cannot record that the job failed", this.#sql.fail, [
+        job.id,
+        this.#me,
+        JSON.stringify(error),
+      ], job),
+    );
+  }
+
+  async retryLater(
+    job: Job,
+    error: JobErrorRecord,
+    executionDate: number,
+    keepClaim: boolean,
+  ): Promise<Job | undefined> {
+    return this.#first(
+      await this.#query("Cannot record the failed attempt", this.#sql.retryLater, [
+        job.id,
+        this.#me,
+        JSON.stringify(error),
+        executionDate,
+        keepClaim,
+      ], job),
+    );
+  }
+
+  async release(job: Job, executionDate?: number): Promise<Job | undefined> {
+    return this.#first(
+      await this.#query("Cannot give the job back", this.#sql.release, [
+        job.id,
+        this.#me,
+        executionDate ?? null,
+      ], job),
+    );
+  }
+
+  async unclaim(job: Job): Promise<boolean> {
+    const rows = await this.#query("Cannot let go of the job's claim", this.#sql.unclaim, [
+      job.id,
+      this.#me,
+    ], job);
+    return rows.length > 0;
+  }
+
+  async replace(failed: Job, fresh: Job): Promise<AddResult | undefined> {
+    const row = rowOfJob(fresh);
+    try {
+      return await this.#db.begin(async (tx: PostgresClient) => {
+        const removed = await this.#query(
+          "Cannot retry the job",
+          this.#sql.removeFailed,
+          [
+            failed.id,
+          ],
+          failed,
+          tx,
+        );
+        if (removed.length === 0) return undefined;
+        const [result] = await this.#insert(tx, [fresh], [row]);
+        // Not stored: the failed job stays.
+        if (result!.kind !== "added") throw new Rollback(result!);
+        return result;
+      });
+    } catch (error) {
+      if (error instanceof Rollback) return error.result;
+      throw this.#error("Cannot retry the job", error, failed);
+    }
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return (await this.#query("Cannot remove the job", this.#sql.remove, [id])).length > 0;
+  }
+
+  async removeWhere(filter: JobFilter): Promise<number> {
+    const [[count]] = await this.#query("Cannot remove the jobs", this.#sql.removeWhere, [
+      filter.methodName ?? null,
+      filter.state ?? null,
+      filter.finishedBefore ?? null,
+    ]) as [[unknown]];
+    return Number(count);
+  }
+
+  async pruneCompleted(keep: CompletedToKeep): Promise<number> {
+    const finite = (value: number | undefined) =>
+      value === undefined || !Number.isFinite(value) ? null : Math.floor(value);
+    const [[count]] = await this.#query(
+      "Cannot remove completed jobs",
+      this.#sql.pruneCompleted,
+      [finite(keep.count), finite(keep.finishedAfter)],
+    ) as [[unknown]];
+    return Number(count);
+  }
+
+  async heartbeat(): Promise<void> {
+    const engine = this.#engine!;
+    await this.#query("Cannot renew this engine's lease", this.#sql.heartbeat, [
+      engine.engineId,
+      process.pid,
+      engine.claimTimeout,
+    ]);
+  }
+
+  async recover(): Promise<number> {
+    return (await this.#query("Cannot recover claims", this.#sql.recover, [])).length;
+  }
+
+  async engines(): Promise<EngineInfo[]> {
+    const rows = await this.#query("Cannot list the engines", this.#sql.engines, [this.#me]);
+    return rows.map(([id, pid, startedAt, heartbeatAt, alive, current]) => ({
+      id: id as string,
+      pid: Number(pid),
+      startedAt: Number(startedAt),
+      heartbeatAt: Number(heartbeatAt),
+      alive: alive as boolean,
+      current: current as boolean,
+    }));
+  }
+
+  /**
+   * Calls `onChange` when another engine notifies that it added or freed
+   * jobs, and each time LISTEN (re)attaches after a lost connection, as
+   * notifications sent meanwhile were lost.
+   */
+  watch(onChange: () => void): () => void {
+    this.#watchers.add(onChange);
+    this.#listening ??= this.#db.listen(
+      this.#channel,
+      () => this.#notify(),
+      () => this.#notify(),
+    ).catch((cause) => {
+      this.#listening = undefined;
+      this.#engine?.report(
+        this.#error("Cannot listen for new jobs (polling still finds them)", cause),
+      );
+      return undefined;
+    });
+    return () => {
+      this.#watchers.delete(onChange);
+      if (this.#watchers.size === 0) void this.#stopListening();
+    };
+  }
+
+  #notify(): void {
+    for (const watcher of this.#watchers) watcher();
+  }
+
+  async #stopListening(): Promise<void> {
+    const listening = this.#listening;
+    this.#listening = undefined;
+    this.#watchers.clear();
+    await (await listening)?.unlisten().catch(() => {});
+  }
+}
