@@ -78,7 +78,17 @@ export {
   type JobQueuePayloadMap,
 } from "./src/engine/events.ts";
 export { LockingQueue } from "./src/store/file/locking_queue.ts";
-export type { EngineInfo, JobStore } from "./src/store/job_store.ts";
+export type {
+  AddResult,
+  ClaimRequest,
+  CompletedToKeep,
+  DueJobs,
+  EngineInfo,
+  JobFilter,
+  JobQuery,
+  JobStore,
+  StoreEngine,
+} from "./src/store/job_store.ts";
 export type {
   FileInfo,
   FileSystemAdapter,

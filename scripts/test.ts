@@ -400,10 +400,14 @@ async function main(): Promise<void> {
   // (a) Static checks and JSR readiness.
   await check("deno fmt --check", deno, ["fmt", "--check"]);
   await check("deno lint", deno, ["lint"]);
-  await check("deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]);
-  await check("deno check mod.ts tests/ scripts/ examples/", deno, [
+  // Every entry point the package exports is documented in full.
+  const entryPoints = Object.values(
+    JSON.parse(await readFile(join(root, "deno.json"), "utf8")).exports as Record<string, string>,
+  );
+  await check(`deno doc --lint ${entryPoints.join(" ")}`, deno, ["doc", "--lint", ...entryPoints]);
+  await check("deno check (the entry points) tests/ scripts/ examples/", deno, [
     "check",
-    "mod.ts",
+    ...entryPoints,
     "tests/",
     "scripts/",
     "examples/",
