@@ -1,5 +1,5 @@
 import { isUnfinished, Job } from "../../job/job.ts";
-import type { JobRef } from "./_job_directory.ts";
+import type { JobRef } from "./_job_files.ts";
 import { byDate, byPriority, JobIndex } from "./_job_index.ts";
 
 /**

@@ -1,7 +1,6 @@
 import { basename, dirname, join } from "node:path";
-import { Limiter, mapLimit } from "../../_async.ts";
+import { mapLimit } from "../../_async.ts";
 import { isAlreadyExists, isNotFound, isRefusedFile } from "../../fs/_fs_errors.ts";
-import { executionDateOfId, JOB_ID_PATTERN } from "../../job/_id.ts";
 import type { AddResult, EngineInfo, StoreEngine } from "../job_store.ts";
 import process from "node:process";
 import type { FileSystemAdapter, WriteTextFileOptions } from "../../fs/file_system.ts";
@@ -10,26 +9,27 @@ import {
   isUnfinished,
   Job,
   type JobErrorRecord,
-  type JobRecord,
   JobState,
 } from "../../job/job.ts";
 import { JobQueueError } from "../../job_queue_error.ts";
+import {
+  compareIds,
+  fileNameOf,
+  idOfFileName,
+  isJobFileName,
+  isJobName,
+  isTooLargeForJobFile,
+  type JobRef,
+  MAX_JOB_FILE_BYTES,
+  parseJobText,
+  refOfFileName,
+  refusalOf,
+  stripJson,
+  truncateName,
+  withChanges,
+} from "./_job_files.ts";
+import { limitOperations } from "./_limited_file_system.ts";
 import { ENGINE_ID_PATTERN } from "../_engine_id.ts";
-import { assertMethodName } from "../../job/_validate.ts";
-
-/**
- * What identifies a stored job: a whole {@linkcode Job}, or what its file
- * name tells (a job found in the directory that is not due yet is read only
- * when it is: loading a directory of many future jobs reads no file).
- */
-export interface JobRef {
-  readonly id: string;
-  readonly methodName: string;
-  /** When it is due; for a job known only by name, the date its id was made with. */
-  readonly executionDate: number;
-  /** `${methodName}__${id}`. */
-  readonly key: string;
-}
 
 /** What came of an attempt to claim a job. */
 export type ClaimResult =
@@ -141,21 +141,11 @@ type EngineStatus = EngineRecord | typeof UNREADABLE;
 /** Temporary files: `.<name>.<engineId>-<created, base 36>-<n>.tmp`. */
 const TEMP_FILE_PATTERN = /^\..+\.([0-9a-f]{16})-([0-9a-z]+)-[0-9a-z]+\.tmp$/;
 
-/**
- * The largest job file read, in bytes: a larger one is set aside unread, and
- * a job that would need one is refused. Bounds the memory a file planted in
- * the directory can take (a link to /dev/zero is not even opened).
- */
-export const MAX_JOB_FILE_BYTES = 64 * 1024 * 1024;
-
 /** The largest claim, engine or unique-key file read, in bytes: these are small records. */
 const MAX_RECORD_BYTES = 64 * 1024;
 
 /** What a record file that is no regular file, or too large, reads as: never valid JSON. */
 const REFUSED_RECORD = "\u0000not a regular file";
-
-/** The longest file name most file systems take, in bytes. */
-const MAX_FILE_NAME_BYTES = 255;
 
 /** Files read at once when loading a directory. */
 const READ_CONCURRENCY = 32;
@@ -177,9 +167,6 @@ const FILE_OPERATION_LIMIT = 64;
  * nor its temporary file is left over).
  */
 const UNIQUE_KEY_RETRY_MS = 20;
-
-/** Job file names: `<methodName>__<id>.json`. */
-const JOB_FILE_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})__([^_]+)\.json$/;
 
 /** Engines alive in this process, so that a reused pid is not taken for a live one. */
 const enginesInThisProcess = new Set<string>();
@@ -1438,144 +1425,6 @@ export class JobDirectory {
       { cause, info: { ...(job instanceof Job && { job }), ...(file && { file }) } },
     );
   }
-}
-
-/** `fs` with at most `limit` of its operations in flight; the others wait. */
-function limitOperations(fs: FileSystemAdapter, limit: number): FileSystemAdapter {
-  const limiter = new Limiter(limit);
-  return {
-    readTextFile: (path, options) => limiter.run(() => fs.readTextFile(path, options)),
-    writeTextFile: (path, data, options) =>
-      limiter.run(() => fs.writeTextFile(path, data, options)),
-    rename: (from, to) => limiter.run(() => fs.rename(from, to)),
-    remove: (path) => limiter.run(() => fs.remove(path)),
-    readDir: (path) => limiter.run(() => fs.readDir(path)),
-    mkdir: (path, options) => limiter.run(() => fs.mkdir(path, options)),
-    link: (existing, newPath) => limiter.run(() => fs.link(existing, newPath)),
-    syncDir: (path) => limiter.run(() => fs.syncDir(path)),
-    lstat: (path) => limiter.run(() => fs.lstat(path)),
-    ...(fs.touch &&
-      { touch: (path: string, date: Date) => limiter.run(() => fs.touch!(path, date)) }),
-    ...(fs.modifiedAt &&
-      { modifiedAt: (path: string) => limiter.run(() => fs.modifiedAt!(path)) }),
-    // Questions about processes open no file.
-    ...(fs.hostId && { hostId: () => fs.hostId!() }),
-    ...(fs.isProcessAlive && { isProcessAlive: (pid: number) => fs.isProcessAlive!(pid) }),
-  };
-}
-
-function fileNameOf(job: JobRef): string {
-  return `${job.key}.json`;
-}
-
-/** Job files are `<name>.json` without a leading dot (temporary files have one). */
-function isJobFileName(name: string): boolean {
-  return name.endsWith(".json") && !name.startsWith(".");
-}
-
-/** What a job file's name tells, or `undefined` for a name jobq never writes. */
-function refOfFileName(name: string): JobRef | undefined {
-  const match = JOB_FILE_PATTERN.exec(name);
-  if (match === null || !JOB_ID_PATTERN.test(match[2]!)) return undefined;
-  return new UnreadJob(name, match[1]!.length, executionDateOfId(match[2]!));
-}
-
-/**
- * A job known by its file name alone. It keeps only the name (the string the
- * directory listing gave, shared with the set of known files) and its date:
- * a directory may hold 100,000 of them.
- */
-class UnreadJob implements JobRef {
-  readonly #name: string;
-  readonly #methodLength: number;
-  readonly executionDate: number;
-
-  constructor(name: string, methodLength: number, executionDate: number) {
-    this.#name = name;
-    this.#methodLength = methodLength;
-    this.executionDate = executionDate;
-  }
-
-  get id(): string {
-    return this.#name.slice(this.#methodLength + 2, -".json".length);
-  }
-
-  get methodName(): string {
-    return this.#name.slice(0, this.#methodLength);
-  }
-
-  get key(): string {
-    return this.#name.slice(0, -".json".length);
-  }
-}
-
-/** Whether a method name and a job id read from a file are ones jobq makes. */
-function isJobName(methodName: unknown, jobId: unknown): boolean {
-  try {
-    assertMethodName(methodName);
-  } catch {
-    return false;
-  }
-  return typeof jobId === "string" && JOB_ID_PATTERN.test(jobId);
-}
-
-/** Whether a job file holding `text` would be over {@linkcode MAX_JOB_FILE_BYTES}. */
-function isTooLargeForJobFile(text: string): boolean {
-  // At most 3 bytes per UTF-16 unit: only a long text needs counting.
-  return text.length * 3 > MAX_JOB_FILE_BYTES && encoder.encode(text).length > MAX_JOB_FILE_BYTES;
-}
-
-const encoder = new TextEncoder();
-
-/** `name`, shortened by whole characters so that it and `suffix` fit in one file name. */
-function truncateName(name: string, suffix: string): string {
-  const room = MAX_FILE_NAME_BYTES - encoder.encode(suffix).length;
-  let kept = name;
-  while (encoder.encode(kept).length > room) kept = Array.from(kept).slice(0, -1).join("");
-  return kept;
-}
-
-/** Why a job file was refused unread (see `isRefusedFile`). */
-function refusalOf(error: unknown): string {
-  switch ((error as { code?: unknown }).code) {
-    case "ELOOP":
-      return "it is a symbolic link, which jobq does not follow";
-    case "EFBIG":
-      return `it is over the limit of ${MAX_JOB_FILE_BYTES} bytes for a job file`;
-    default:
-      return "it is not a regular file (a FIFO, a socket or a device)";
-  }
-}
-
-/** Parses a job file; the error does not quote it (it may be anything). */
-function parseJobText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new TypeError("it is not valid JSON");
-  }
-}
-
-function stripJson(name: string): string {
-  return name.slice(0, -".json".length);
-}
-
-/** The job id in a job or claim file name (claims of earlier versions are named by id alone). */
-function idOfFileName(name: string): string {
-  const key = stripJson(name);
-  const separator = key.lastIndexOf("__");
-  return separator === -1 ? key : key.slice(separator + 2);
-}
-
-function withChanges(
-  job: Job,
-  changes: { [K in keyof JobRecord]?: JobRecord[K] | undefined },
-): Job {
-  return Job.fromJSON({ ...job.toJSON(), ...changes });
-}
-
-function compareIds(a: Job, b: Job): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function parseJson(text: string | undefined): unknown {

@@ -1,4 +1,4 @@
-import type { JobRef } from "./_job_directory.ts";
+import type { JobRef } from "./_job_files.ts";
 import type { Job } from "../../job/job.ts";
 
 /**

@@ -16,7 +16,8 @@ import type {
   StoreEngine,
 } from "../job_store.ts";
 import { DueIndex } from "./_due_index.ts";
-import { JobDirectory, type JobRef } from "./_job_directory.ts";
+import { JobDirectory } from "./_job_directory.ts";
+import type { JobRef } from "./_job_files.ts";
 import { LockingQueue } from "./locking_queue.ts";
 
 /**
