@@ -391,6 +391,15 @@ async function preparePostgres(): Promise<void> {
   console.log(`\nPostgreSQL for the tests started in ${seconds} s (${testPostgres.url})`);
 }
 
+/** The Markdown files whose TypeScript blocks are type-checked and run as doc tests. */
+async function markdownDocs(): Promise<string[]> {
+  const inDocs = (await readdir(join(root, "docs")))
+    .filter((name) => name.endsWith(".md"))
+    .sort()
+    .map((name) => `docs/${name}`);
+  return ["README.md", "CONTRIBUTING.md", ...inDocs];
+}
+
 /** Settles when the server is ready (or failed to start: then with the error). */
 let postgresReady: Promise<unknown> = Promise.resolve();
 
@@ -412,8 +421,9 @@ async function main(): Promise<void> {
     "scripts/",
     "examples/",
   ]);
-  // The README's examples are code users copy: they must compile.
-  await check("deno check --doc-only README.md", deno, ["check", "--doc-only", "README.md"]);
+  // The docs' examples are code users copy: they must compile.
+  const docs = await markdownDocs();
+  await check(`deno check --doc-only ${docs.join(" ")}`, deno, ["check", "--doc-only", ...docs]);
   await check("deno publish --dry-run --allow-dirty", deno, [
     "publish",
     "--dry-run",
@@ -432,12 +442,12 @@ async function main(): Promise<void> {
     "mod.ts",
     "src/",
   ], parseDeno);
-  // The README's snippets run as written, in a scratch directory: some use ./jobs.
-  const scratch = await Deno.makeTempDir({ prefix: "jobq-readme-" });
+  // The docs' snippets run as written, in a scratch directory: some use ./jobs.
+  const scratch = await Deno.makeTempDir({ prefix: "jobq-docs-" });
   try {
     await testRun(
       "Deno",
-      "deno test -A --doc README.md (the README's snippets)",
+      `deno test -A --doc ${docs.join(" ")} (the docs' snippets)`,
       deno,
       [
         "test",
@@ -445,7 +455,7 @@ async function main(): Promise<void> {
         "--config",
         join(root, "deno.json"),
         "--doc",
-        join(root, "README.md"),
+        ...docs.map((path) => join(root, path)),
       ],
       parseDeno,
       { cwd: scratch },

@@ -638,7 +638,8 @@ export class JobQueueEngine {
    *
    * With a `timeout`, it resolves within about that long whatever the
    * handlers do: see {@linkcode DisposeOptions}. Handlers whose attempt timed
-   * out are not waited for beyond their retry's hold (see the README).
+   * out are not waited for beyond their retry's hold (see "Retries and
+   * timeouts" in docs/guarantees.md).
    *
    * @param options How long to wait for running handlers.
    * @throws {RangeError} When `timeout` is negative or not a number.

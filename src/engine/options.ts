@@ -53,8 +53,8 @@ export interface JobQueueEngineOptions {
   /**
    * With `directory`: flush each job file and its directory to the disk (fsync) before a write
    * resolves, so that a scheduled job survives a power loss, not only a
-   * crash. Turning it off makes writes faster; the README says what each
-   * setting promises.
+   * crash. Turning it off makes writes faster; "Durability" in docs/guarantees.md
+   * says what each setting promises.
    *
    * @default {true}
    */
