@@ -248,8 +248,10 @@ export interface CompletedToKeep {
  *
  * function logClaims(store: JobStore): JobStore {
  *   return new Proxy(store, {
- *     get(target, property, receiver) {
- *       if (property !== "claimDue") return Reflect.get(target, property, receiver);
+ *     get(target, property) {
+ *       const value = Reflect.get(target, property);
+ *       // The store's own methods use its private fields: call them on the store.
+ *       if (property !== "claimDue") return typeof value === "function" ? value.bind(target) : value;
  *       return async (request: ClaimRequest): Promise<DueJobs> => {
  *         const due = await target.claimDue(request);
  *         for (const job of due.jobs) console.log(`claimed ${job.key}`);
@@ -261,6 +263,10 @@ export interface CompletedToKeep {
  *
  * const store = logClaims(new FileJobStore({ directory: await Deno.makeTempDir() }));
  * const queue = new JobQueue({ store });
+ * queue.registerJobHandler("work", () => {});
+ * const job = await queue.scheduleJob({ methodName: "work" });
+ * await queue.start();
+ * await queue.settled(job.id); // "claimed work__…" was logged
  * await queue.dispose();
  * ```
  */
