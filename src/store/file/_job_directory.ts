@@ -178,6 +178,13 @@ const FILE_OPERATION_LIMIT = 64;
  */
 const UNIQUE_KEY_RETRY_MS = 20;
 
+/** A job as its file and claim tell: a running job's file is as it was before the run. */
+function asSeen(job: Job, claimed: boolean): Job {
+  return claimed && job.state === JobState.NOT_STARTED
+    ? withChanges(job, { state: JobState.IN_PROGRESS, attempts: job.attempts + 1 })
+    : job;
+}
+
 /** Job file names: `<methodName>__<id>.json`. */
 const JOB_FILE_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})__([^_]+)\.json$/;
 
@@ -453,7 +460,9 @@ export class JobDirectory {
     const name = (await this.#listDirectory(this.#directory)).find((name) =>
       name.endsWith(suffix) && isJobFileName(name)
     );
-    return name === undefined ? undefined : await this.#readJob(name);
+    const job = name === undefined ? undefined : await this.#readJob(name);
+    if (job === undefined) return undefined;
+    return asSeen(job, await this.#readIfExists(this.#claimPath(job)) !== undefined);
   }
 
   async claim(job: JobRef): Promise<ClaimResult> {
@@ -611,12 +620,7 @@ export class JobDirectory {
     const claimed = new Set(await this.#listDirectory(this.#claims));
     return jobs
       .filter((job) => job !== undefined)
-      // A running job's file is as it was before the run: its claim tells.
-      .map((job) =>
-        claimed.has(fileNameOf(job)) && job.state === JobState.NOT_STARTED
-          ? withChanges(job, { state: JobState.IN_PROGRESS, attempts: job.attempts + 1 })
-          : job
-      )
+      .map((job) => asSeen(job, claimed.has(fileNameOf(job))))
       .sort(compareIds);
   }
 
@@ -1275,8 +1279,12 @@ export class JobDirectory {
    * lives.
    */
   #isEngineAlive(engineId: string, engine: EngineStatus | undefined): boolean {
-    if (enginesInThisProcess.has(engineId) || engine === UNREADABLE) return true;
-    if (engine === undefined) return false;
+    if (engine === UNREADABLE) return true;
+    // An engine that says it runs on another host is judged by its heartbeat,
+    // even when its id is one of this process's (an adapter that tells
+    // another host id: a store that stands for another machine's in tests).
+    if (enginesInThisProcess.has(engineId) && engine?.hostId === this.#hostId) return true;
+    if (engine === undefined) return enginesInThisProcess.has(engineId);
     if (this.#hostId !== undefined && engine.hostId === this.#hostId) {
       // Same host and pid namespace: a dead pid, or this very pid (reused
       // after a restart) for an engine this process does not run, is proof
