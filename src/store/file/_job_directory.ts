@@ -70,6 +70,8 @@ export interface JobDirectoryOptions {
 /** A claim: who holds a job. */
 interface ClaimRecord {
   engineId: string;
+  /** A claim kept on a job that waits for its retry (`retryLater` with `keepClaim`): no run. */
+  retry?: true;
 }
 
 /** A job on its way into the directory, in JobDirectory.add(). */
@@ -530,14 +532,22 @@ export class JobDirectory {
     return await this.#settle(failed, "Cannot record that the job failed");
   }
 
-  reschedule(
+  async reschedule(
     job: Job,
     error: JobErrorRecord,
     executionDate: number,
     keepClaim = false,
   ): Promise<Job | undefined> {
     const retried = withChanges(job, { state: JobState.NOT_STARTED, executionDate, error });
-    return this.#settle(retried, "Cannot record the failed attempt", keepClaim);
+    const waiting = await this.#settle(retried, "Cannot record the failed attempt", keepClaim);
+    if (waiting !== undefined && keepClaim) {
+      // Its run is over and counted: recovered, the claim must not count one more.
+      const kept: ClaimRecord = { engineId: this.#engineId, retry: true };
+      await this.#atomicWrite(this.#claimPath(job), JSON.stringify(kept), false).catch((cause) => {
+        this.#report(this.#error("Cannot mark the claim of a job that waits to retry", cause, job));
+      });
+    }
+    return waiting;
   }
 
   async unclaim(job: Job): Promise<boolean> {
@@ -735,8 +745,10 @@ export class JobDirectory {
       if (await this.#steal(join(this.#claims, name), text)) {
         this.#unreadableClaims.delete(name);
         recovered++;
-        const owner = (parseJson(text) as ClaimRecord | undefined)?.engineId;
-        if (owner !== this.#engineId) await this.#countCutShortRun(name);
+        const claim = parseJson(text) as ClaimRecord | undefined;
+        if (claim?.engineId !== this.#engineId && claim?.retry !== true) {
+          await this.#countCutShortRun(name);
+        }
       }
     }
     return recovered;
