@@ -7,7 +7,7 @@
  * @example A store's test file
  * ```ts ignore
  * import { testJobStore } from "@x/jobq/store/testing";
- * import { MyJobStore, openTestDatabase } from "./my_job_store.ts";
+ * import { MyJobStore, openTestDatabase } from "my-job-store";
  *
  * testJobStore("MyJobStore", async () => {
  *   const database = await openTestDatabase();
