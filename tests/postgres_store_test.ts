@@ -8,21 +8,10 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import process from "node:process";
 import { describe, test } from "node:test";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { Job, type JobErrorRecord, JobQueueError } from "../mod.ts";
 import { PostgresJobStore, type PostgresJobStoreOptions } from "../src/store/postgres/mod.ts";
-
-const url = process.env.JOBQ_TEST_POSTGRES_URL || undefined;
-const NO_SERVER = "JOBQ_TEST_POSTGRES_URL is not set: run the tests with `deno task test`, " +
-  "which starts a PostgreSQL server, or point it at one";
-
-/** A client of our own, for setting up and inspecting what the stores do. */
-function adminClient(): postgres.Sql {
-  const address = new URL(url!);
-  const host = address.searchParams.get("host");
-  address.searchParams.delete("host");
-  return postgres(address.href, { max: 2, onnotice: () => {}, ...(host ? { host } : {}) });
-}
+import { adminClient, withPostgres } from "./_postgres.ts";
 
 function engineId(): string {
   return [...crypto.getRandomValues(new Uint8Array(8))]
@@ -45,15 +34,18 @@ interface Context {
 }
 
 /** Runs `body` with a fresh schema, closing its stores and dropping the schema afterwards. */
-async function withSchema(body: (context: Context) => Promise<void>): Promise<void> {
+async function withSchema(
+  url: string,
+  body: (context: Context) => Promise<void>,
+): Promise<void> {
   const schema = `t_${engineId()}`;
-  const sql = adminClient();
+  const sql = adminClient(url);
   const stores: PostgresJobStore[] = [];
   const context: Context = {
     schema,
     sql,
     async open({ claimTimeout = 30_000, store: options = {} } = {}) {
-      const store = new PostgresJobStore({ url: url!, schema, ...options });
+      const store = new PostgresJobStore({ url, schema, ...options });
       const opened = { store, engineId: engineId(), reports: [] as JobQueueError[] };
       await store.open({
         engineId: opened.engineId,
@@ -98,17 +90,10 @@ function nextCall(): { promise: Promise<void>; call: () => void } {
   return { promise, call };
 }
 
-if (url === undefined) {
-  if (process.env.CI === "true") {
-    test("a PostgreSQL server is given to the tests under CI", () => assert.fail(NO_SERVER));
-  } else {
-    console.warn(`WARNING: the PostgresJobStore tests are skipped: ${NO_SERVER}`);
-    test.skip(`PostgresJobStore (skipped: ${NO_SERVER})`, () => {});
-  }
-} else {
+withPostgres("PostgresJobStore", (url) => {
   describe("PostgresJobStore", () => {
     test("add() stores every job of a call, or none when one cannot be stored", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         const first = job();
         assert.deepEqual((await store.add([first])).map((result) => result.kind), ["added"]);
@@ -122,7 +107,7 @@ if (url === undefined) {
     });
 
     test("add() reports a job whose unique key a waiting or running job holds as held", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         const holder = job("work", { uniqueKey: "k" });
         const [twin, other] = [job("work", { uniqueKey: "k" }), job("work", { uniqueKey: "k" })];
@@ -143,7 +128,7 @@ if (url === undefined) {
     });
 
     test("add() does not store an occurrence of a recurring job whose date has come: late", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         const late = Job.fromSpec(
           { methodName: "tick", repeat: { every: 1000 } },
@@ -158,7 +143,7 @@ if (url === undefined) {
     });
 
     test("of two engines claiming at once, exactly one gets each job", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const [a, b] = [await open(), await open()];
         const jobs = Array.from({ length: 60 }, () => job());
         await a.store.add(jobs);
@@ -184,7 +169,7 @@ if (url === undefined) {
     });
 
     test("claimDue() hands out by priority, then date, skips paused methods, and tells nextDueAt", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         const now = Date.now();
         const old = job("work", { executionDate: now - 2000 });
@@ -215,7 +200,7 @@ if (url === undefined) {
     });
 
     test("get() and list() show a claimed job as IN_PROGRESS; list() filters and pages in id order", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         const jobs = [job("a"), job("b"), job("a"), job("a")];
         await store.add(jobs);
@@ -240,7 +225,7 @@ if (url === undefined) {
     });
 
     test("every outcome after a lost claim writes nothing and resolves to undefined", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         // A dies: it stops renewing its short lease; B takes its claim back.
         const [a, b] = [await open({ claimTimeout: 300 }), await open()];
         await a.store.add([job()]);
@@ -260,7 +245,7 @@ if (url === undefined) {
     });
 
     test("recover() takes back a dead engine's claims, counting the cut-short run", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const [a, b] = [await open({ claimTimeout: 300 }), await open()];
         await a.store.add([job(), job()]);
         const { jobs } = await a.store.claimDue({ limit: 2, skip: NONE });
@@ -283,7 +268,7 @@ if (url === undefined) {
     });
 
     test("engines() tells the live engines and those whose lease ran out, and heartbeat() renews it", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const [a, b] = [await open({ claimTimeout: 300 }), await open()];
         const aliveOf = async () =>
           new Map((await b.store.engines()).map((engine) => [engine.id, engine.alive]));
@@ -302,7 +287,7 @@ if (url === undefined) {
     });
 
     test("retryLater() with keepClaim holds the retry until unclaim(); without, it is free at once", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const [a, b] = [await open(), await open()];
         await a.store.add([job()]);
         let { jobs: [claimed] } = await a.store.claimDue({ limit: 1, skip: NONE });
@@ -324,7 +309,7 @@ if (url === undefined) {
     });
 
     test("complete(), fail() and progress() record the outcome; complete() without keep removes", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         await store.add([job("kept"), job("removed"), job("failed")]);
         const { jobs } = await store.claimDue({ limit: 3, skip: NONE });
@@ -346,7 +331,7 @@ if (url === undefined) {
     });
 
     test("replace() swaps a failed job for a fresh one in one step, unless its key is held", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         await store.add([job("work", { uniqueKey: "k" })]);
         const { jobs: [claimed] } = await store.claimDue({ limit: 1, skip: NONE });
@@ -372,7 +357,7 @@ if (url === undefined) {
     });
 
     test("remove() and removeWhere() remove what matches and no engine holds", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         await store.add([job("a"), job("a"), job("b"), job("c")]);
         const { jobs: [claimed] } = await store.claimDue({ limit: 1, skip: NONE });
@@ -396,7 +381,7 @@ if (url === undefined) {
     });
 
     test("pruneCompleted() keeps the most recently finished, by count and by age", async () => {
-      await withSchema(async ({ open, sql, schema }) => {
+      await withSchema(url, async ({ open, sql, schema }) => {
         const { store } = await open();
         await store.add(Array.from({ length: 5 }, () => job()));
         const { jobs } = await store.claimDue({ limit: 5, skip: NONE });
@@ -425,7 +410,7 @@ if (url === undefined) {
     });
 
     test("params, results, progress and errors round-trip exactly", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const { store } = await open();
         const params = {
           zeta: 1,
@@ -463,7 +448,7 @@ if (url === undefined) {
     });
 
     test("watch() calls back when another engine adds a job", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const [a, b] = [await open(), await open()];
         let next = nextCall();
         const stop = b.store.watch(() => next.call());
@@ -481,7 +466,7 @@ if (url === undefined) {
     });
 
     test("two engines opening a new schema at once migrate it once", async () => {
-      await withSchema(async ({ open, sql, schema }) => {
+      await withSchema(url, async ({ open, sql, schema }) => {
         const stores = await Promise.all([open(), open(), open()]);
         const versions = await sql.unsafe(`SELECT version FROM "${schema}".migrations`);
         assert.deepEqual(versions.map((row) => row.version), [1]);
@@ -491,7 +476,7 @@ if (url === undefined) {
     });
 
     test("a schema migrated by a newer jobq is refused with a clear error", async () => {
-      await withSchema(async ({ open, sql, schema }) => {
+      await withSchema(url, async ({ open, sql, schema }) => {
         await open();
         await sql.unsafe(`INSERT INTO "${schema}".migrations (version) VALUES (999)`);
         await assert.rejects(open(), (error: JobQueueError) => {
@@ -503,7 +488,7 @@ if (url === undefined) {
     });
 
     test("a client the application passes as sql is used, and not ended by close()", async () => {
-      await withSchema(async ({ sql, schema }) => {
+      await withSchema(url, async ({ sql, schema }) => {
         const store = new PostgresJobStore({ sql, schema });
         await store.open({ engineId: engineId(), claimTimeout: 30_000, report: () => {} });
         await store.add([job()]);
@@ -513,7 +498,7 @@ if (url === undefined) {
       });
     });
   });
-}
+});
 
 describe("PostgresJobStore without a server", () => {
   test("the constructor refuses options without exactly one of url and sql, or a bad schema", () => {

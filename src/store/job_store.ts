@@ -4,8 +4,8 @@
  * engine decides the rules of the queue (when to retry, what a retried job
  * looks like, which occurrence of a recurring job comes next); a store keeps
  * jobs, hands out due ones atomically across engines, and tells which engines
- * are alive. `testJobStore` in `@x/jobq/store` checks a store against this
- * contract.
+ * are alive. `testJobStore` in `@x/jobq/store/testing` checks a store against
+ * this contract.
  *
  * @module
  */
@@ -225,20 +225,25 @@ export interface CompletedToKeep {
  * **Claims.** An engine runs a job only while it holds the job's claim, and
  * at most one engine holds a job's claim: `claimDue` takes claims atomically
  * across engines. The outcome operations (`complete`, `progress`, `fail`,
- * `retryLater`, `release`) take a claimed job and write only while the claim
- * is still this engine's; when it is not (another engine took it back after
- * this one's lease ran out), they write nothing and resolve to `undefined`.
+ * `retryLater`, `release`) take a claimed job, as `claimDue` or `progress`
+ * last returned it, and write only while the claim is still this engine's;
+ * when it is not (another engine took it back after this one's lease ran
+ * out), they write nothing and resolve to `undefined`.
  *
  * **Leases.** `heartbeat` renews this engine's lease; `recover` takes back
  * the claims of engines whose lease has run out, judged on the store's clock
  * so that machines with skewed clocks agree, and puts their jobs back to
  * `NOT_STARTED`: a job whose run was cut short that way has that run counted
  * in `attempts` (unless a progress report counted it already) and in
- * `interruptions`.
+ * `interruptions`; a claim that `retryLater` kept guards no run, and counts
+ * none. A store may know an engine alive by other means than its lease (the
+ * file store: a live process on the same host), but judges an engine on
+ * another machine by its lease alone.
  *
  * **Change notification** is optional: a store that can tell when other
  * engines add or free jobs offers `watch`; the engine polls `claimDue` every
- * `pollInterval` in any case.
+ * `pollInterval` in any case, and `claimDue` sees what other engines did
+ * whether or not anyone watches.
  *
  * @example A store that logs every claim, around another store
  * ```ts
@@ -292,7 +297,8 @@ export interface JobStore {
    *
    * @returns What became of each job, in the order given.
    * @throws {JobQueueError} When a job cannot be stored; none is.
-   * @throws {RangeError} When a job is too large for the store.
+   * @throws {RangeError} When a job is too large for the store: at most when
+   *   its JSON is over 64 Mi characters, the limit of jobq's own stores.
    */
   add(jobs: readonly Job[]): Promise<AddResult[]>;
   /** The job with this id as stored (`IN_PROGRESS` while claimed), or `undefined`. */

@@ -70,6 +70,8 @@ export interface JobDirectoryOptions {
 /** A claim: who holds a job. */
 interface ClaimRecord {
   engineId: string;
+  /** A claim kept on a job that waits for its retry (`retryLater` with `keepClaim`): no run. */
+  retry?: true;
 }
 
 /** A job on its way into the directory, in JobDirectory.add(). */
@@ -167,6 +169,13 @@ const FILE_OPERATION_LIMIT = 64;
  * nor its temporary file is left over).
  */
 const UNIQUE_KEY_RETRY_MS = 20;
+
+/** A job as its file and claim tell: a running job's file is as it was before the run. */
+function asSeen(job: Job, claimed: boolean): Job {
+  return claimed && job.state === JobState.NOT_STARTED
+    ? withChanges(job, { state: JobState.IN_PROGRESS, attempts: job.attempts + 1 })
+    : job;
+}
 
 /** Engines alive in this process, so that a reused pid is not taken for a live one. */
 const enginesInThisProcess = new Set<string>();
@@ -440,7 +449,9 @@ export class JobDirectory {
     const name = (await this.#listDirectory(this.#directory)).find((name) =>
       name.endsWith(suffix) && isJobFileName(name)
     );
-    return name === undefined ? undefined : await this.#readJob(name);
+    const job = name === undefined ? undefined : await this.#readJob(name);
+    if (job === undefined) return undefined;
+    return asSeen(job, await this.#readIfExists(this.#claimPath(job)) !== undefined);
   }
 
   async claim(job: JobRef): Promise<ClaimResult> {
@@ -508,14 +519,22 @@ export class JobDirectory {
     return await this.#settle(failed, "Cannot record that the job failed");
   }
 
-  reschedule(
+  async reschedule(
     job: Job,
     error: JobErrorRecord,
     executionDate: number,
     keepClaim = false,
   ): Promise<Job | undefined> {
     const retried = withChanges(job, { state: JobState.NOT_STARTED, executionDate, error });
-    return this.#settle(retried, "Cannot record the failed attempt", keepClaim);
+    const waiting = await this.#settle(retried, "Cannot record the failed attempt", keepClaim);
+    if (waiting !== undefined && keepClaim) {
+      // Its run is over and counted: recovered, the claim must not count one more.
+      const kept: ClaimRecord = { engineId: this.#engineId, retry: true };
+      await this.#atomicWrite(this.#claimPath(job), JSON.stringify(kept), false).catch((cause) => {
+        this.#report(this.#error("Cannot mark the claim of a job that waits to retry", cause, job));
+      });
+    }
+    return waiting;
   }
 
   async unclaim(job: Job): Promise<boolean> {
@@ -598,12 +617,7 @@ export class JobDirectory {
     const claimed = new Set(await this.#listDirectory(this.#claims));
     return jobs
       .filter((job) => job !== undefined)
-      // A running job's file is as it was before the run: its claim tells.
-      .map((job) =>
-        claimed.has(fileNameOf(job)) && job.state === JobState.NOT_STARTED
-          ? withChanges(job, { state: JobState.IN_PROGRESS, attempts: job.attempts + 1 })
-          : job
-      )
+      .map((job) => asSeen(job, claimed.has(fileNameOf(job))))
       .sort(compareIds);
   }
 
@@ -718,8 +732,10 @@ export class JobDirectory {
       if (await this.#steal(join(this.#claims, name), text)) {
         this.#unreadableClaims.delete(name);
         recovered++;
-        const owner = (parseJson(text) as ClaimRecord | undefined)?.engineId;
-        if (owner !== this.#engineId) await this.#countCutShortRun(name);
+        const claim = parseJson(text) as ClaimRecord | undefined;
+        if (claim?.engineId !== this.#engineId && claim?.retry !== true) {
+          await this.#countCutShortRun(name);
+        }
       }
     }
     return recovered;
@@ -1262,8 +1278,12 @@ export class JobDirectory {
    * lives.
    */
   #isEngineAlive(engineId: string, engine: EngineStatus | undefined): boolean {
-    if (enginesInThisProcess.has(engineId) || engine === UNREADABLE) return true;
-    if (engine === undefined) return false;
+    if (engine === UNREADABLE) return true;
+    // An engine that says it runs on another host is judged by its heartbeat,
+    // even when its id is one of this process's (an adapter that tells
+    // another host id: a store that stands for another machine's in tests).
+    if (enginesInThisProcess.has(engineId) && engine?.hostId === this.#hostId) return true;
+    if (engine === undefined) return enginesInThisProcess.has(engineId);
     if (this.#hostId !== undefined && engine.hostId === this.#hostId) {
       // Same host and pid namespace: a dead pid, or this very pid (reused
       // after a restart) for an engine this process does not run, is proof

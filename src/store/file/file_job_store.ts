@@ -84,7 +84,8 @@ const READ_CONCURRENCY = 32;
  * in one process or in several on one host share a directory: every claim is
  * a hard link, which exactly one engine can make. It keeps an index of the
  * directory's waiting jobs in memory, brought up to date by listing the
- * directory every `pollInterval` while an engine watches it.
+ * directory every `pollInterval` while an engine watches it (and at each
+ * `claimDue` while none does).
  *
  * `new JobQueue({ directory })` is short for
  * `new JobQueue({ store: new FileJobStore({ directory }) })`.
@@ -114,6 +115,8 @@ export class FileJobStore implements JobStore {
   #claiming: Promise<unknown> = Promise.resolve();
   /** Completed jobs kept in the directory, oldest first: what pruning needs of them. */
   #completed: KeptCompletion[] = [];
+  /** How many watch() calls list the directory: while none does, claimDue() lists it. */
+  #watchers = 0;
 
   /**
    * Creates a store on a directory; nothing touches the disk until `open`.
@@ -180,7 +183,9 @@ export class FileJobStore implements JobStore {
   }
 
   async #claimDue({ limit, skip }: ClaimRequest): Promise<DueJobs> {
-    await this.#indexOnce();
+    // Unwatched, the index learns what other engines added or let go of here.
+    if (this.#watchers === 0) await this.#poll();
+    else await this.#indexOnce();
     await this.#index.promote(
       Date.now(),
       (refs) => mapLimit(refs, READ_CONCURRENCY, (ref) => this.#files.read(ref)),
@@ -364,7 +369,9 @@ export class FileJobStore implements JobStore {
       }, delay);
     };
     listAfter(this.#options.pollInterval);
+    this.#watchers++;
     return () => {
+      if (watching) this.#watchers--;
       watching = false;
       clearTimeout(timer);
     };
