@@ -11,18 +11,9 @@ import { describe, test } from "node:test";
 import postgres from "postgres";
 import { Job, type JobErrorRecord, JobQueueError } from "../mod.ts";
 import { PostgresJobStore, type PostgresJobStoreOptions } from "../src/store/postgres/mod.ts";
+import { adminClient, hasTestPostgres, postgresUrl } from "./_postgres_helpers.ts";
 
-const url = process.env.JOBQ_TEST_POSTGRES_URL || undefined;
-const NO_SERVER = "JOBQ_TEST_POSTGRES_URL is not set: run the tests with `deno task test`, " +
-  "which starts a PostgreSQL server, or point it at one";
-
-/** A client of our own, for setting up and inspecting what the stores do. */
-function adminClient(): postgres.Sql {
-  const address = new URL(url!);
-  const host = address.searchParams.get("host");
-  address.searchParams.delete("host");
-  return postgres(address.href, { max: 2, onnotice: () => {}, ...(host ? { host } : {}) });
-}
+const url = postgresUrl;
 
 function engineId(): string {
   return [...crypto.getRandomValues(new Uint8Array(8))]
@@ -98,14 +89,7 @@ function nextCall(): { promise: Promise<void>; call: () => void } {
   return { promise, call };
 }
 
-if (url === undefined) {
-  if (process.env.CI === "true") {
-    test("a PostgreSQL server is given to the tests under CI", () => assert.fail(NO_SERVER));
-  } else {
-    console.warn(`WARNING: the PostgresJobStore tests are skipped: ${NO_SERVER}`);
-    test.skip(`PostgresJobStore (skipped: ${NO_SERVER})`, () => {});
-  }
-} else {
+if (hasTestPostgres("PostgresJobStore")) {
   describe("PostgresJobStore", () => {
     test("add() stores every job of a call, or none when one cannot be stored", async () => {
       await withSchema(async ({ open }) => {
