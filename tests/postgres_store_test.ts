@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import process from "node:process";
 import { describe, test } from "node:test";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { Job, type JobErrorRecord, JobQueueError } from "../mod.ts";
 import { PostgresJobStore, type PostgresJobStoreOptions } from "../src/store/postgres/mod.ts";
 import { adminClient, hasTestPostgres, postgresUrl } from "./_postgres_helpers.ts";
