@@ -177,6 +177,17 @@ const SAMPLE_INTERVAL_MS = 10_000;
  * assert.equal(page.total, 1);
  * assert.equal(page.jobs[0].methodName, "resizeImage");
  * ```
+ *
+ * @example Serving a queue in PostgreSQL
+ * ```ts ignore
+ * import { serveDashboard } from "@x/jobq/dashboard";
+ * import { PostgresJobStore } from "@x/jobq/postgres";
+ *
+ * const store = new PostgresJobStore({ url: "postgres://jobq:secret@db.example.com/app" });
+ * const dashboard = await serveDashboard({ store, port: 8080 });
+ * // The page's header shows postgres://jobq@db.example.com/app?schema=jobq.
+ * console.log(`Dashboard at ${dashboard.url}`);
+ * ```
  */
 export async function serveDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { engine: given, store, directory, token, readOnly = false, signal } = options ?? {};
