@@ -212,7 +212,7 @@ if (process.env.JOBQ_SCREENSHOT !== undefined) {
         assert.equal(await count(page, "FAILED"), "2");
         assert.equal(await count(page, "total"), "4");
         assert.equal(await page.locator("#jobs tbody tr").count(), 4);
-        assert.match(await page.locator("#directory").textContent() ?? "", /jobq-browser-/);
+        assert.match(await page.locator("#location").textContent() ?? "", /jobq-browser-/);
       });
 
       test(`${runtime}: params and errors holding <img onerror> and <script> show as text and run nothing`, async () => {

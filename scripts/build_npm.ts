@@ -9,8 +9,9 @@
  * README.md and LICENSE. Fails on any TypeScript
  * error, and when the public declarations need Node's types.
  *
- * With `--tests`, also compiles `tests/` to `npm/test/`, `scripts/demo.ts` to
- * `npm/scripts/` and `examples/` to `npm/examples/` (none of them packed),
+ * With `--tests`, also compiles `tests/` to `npm/test/`, `scripts/demo.ts` and
+ * the cluster demo's worker (`scripts/_cluster_worker.ts`) to `npm/scripts/`
+ * and `examples/` to `npm/examples/` (none of them packed),
  * with the imports of the entry points pointed at the built package, and
  * links the package's dependencies into `npm/node_modules/`, so that Node
  * runs the suite against the JavaScript users get.
@@ -540,7 +541,7 @@ function testImports(
 
 /**
  * Transpiles `tests/` (tests, helpers, fixtures) to `npm/test/`, keeping its
- * layout so that `spawnFixture()` finds the `.js` fixtures, the demo to
+ * layout so that `spawnFixture()` finds the `.js` fixtures, the demos' scripts to
  * `npm/scripts/` and `examples/` (if any) to `npm/examples/`, where their
  * tests look for them; other files are copied. Types are checked by
  * `deno check`; this only strips them.
@@ -552,11 +553,13 @@ async function compileTests(config: DenoConfig): Promise<string[]> {
     target: join(outDir, "test", relative(testsDir, file)),
     ownDir: testsDir,
   }));
-  sources.push({
-    file: join(root, "scripts", "demo.ts"),
-    target: join(outDir, "scripts", "demo.ts"),
-    ownDir: join(root, "scripts"),
-  });
+  for (const script of ["demo.ts", "_cluster_worker.ts"]) {
+    sources.push({
+      file: join(root, "scripts", script),
+      target: join(outDir, "scripts", script),
+      ownDir: join(root, "scripts"),
+    });
+  }
   const examplesDir = join(root, "examples");
   if (await exists(examplesDir)) {
     for (const file of await walk(examplesDir)) {

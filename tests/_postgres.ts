@@ -17,7 +17,7 @@ const NO_SERVER = "JOBQ_TEST_POSTGRES_URL is not set: run the tests with `deno t
   "which starts a PostgreSQL server, or point it at one";
 
 /** A client of the tests' own, for setting up and inspecting what the stores do. */
-export function adminClient(url: string): postgres.Sql {
+export function adminClient(url: string = postgresUrl!): postgres.Sql {
   const address = new URL(url);
   const host = address.searchParams.get("host");
   address.searchParams.delete("host");
@@ -37,4 +37,12 @@ export function withPostgres(name: string, define: (url: string) => void): void 
     console.warn(`WARNING: the ${name} tests are skipped: ${NO_SERVER}`);
     test.skip(`${name} (skipped: ${NO_SERVER})`, () => {});
   }
+}
+
+/** A schema name no other test uses. */
+export function freshSchema(): string {
+  return `t_${
+    [...crypto.getRandomValues(new Uint8Array(8))]
+      .map((byte) => byte.toString(16).padStart(2, "0")).join("")
+  }`;
 }

@@ -507,7 +507,7 @@ describe("output", () => {
       const { status, stdout, stderr } = await jobq(args);
       assert.equal(status, 0);
       assert.equal(stderr, "");
-      assert.match(stdout, /^Usage: jobq <directory> /m);
+      assert.match(stdout, /^Usage: jobq <directory\|postgres-url> /m);
       for (const word of ["list", "show", "stats", "retry", "remove", "--older-than", "--json"]) {
         assert.ok(stdout.includes(word), word);
       }
@@ -520,10 +520,10 @@ describe("errors", () => {
     await withTempDir(async (parent) => {
       const directory = join(parent, "jobs");
       const cases: [string[], string][] = [
-        [[], "missing the directory and the command"],
+        [[], "missing the queue (a directory or a URL) and the command"],
         [[directory], "missing the command"],
         [[directory, "frobnicate"], 'unknown command "frobnicate"'],
-        [["list", directory], `the directory comes first, as in jobq ${directory} list`],
+        [["list", directory], `the queue comes first, as in jobq ${directory} list`],
         [[directory, "list", "--verbose"], 'unknown option "--verbose"'],
         [[directory, "list", "--state"], "--state needs a value"],
         [[directory, "list", "--state", "DONE"], "--state takes NOT_STARTED, IN_PROGRESS"],

@@ -108,7 +108,7 @@ describe("serveDashboard", () => {
   test("serveDashboard() serves the counts per state and method, the next due job and this engine", async () => {
     await withDashboard({}, async (dashboard, jobs, directory) => {
       const overview = await json(await call(dashboard, "/api/overview"));
-      assert.equal(overview.directory, directory);
+      assert.equal(overview.location, directory);
       assert.equal(overview.total, 3);
       assert.deepEqual(overview.byState, {
         NOT_STARTED: 1,

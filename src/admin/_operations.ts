@@ -66,14 +66,15 @@ export function parseState(text: string): JobState {
 /**
  * The job of `jobs` that `reference` names: its id, its key (`method__id`)
  * or its file name, with or without the directory. Only compared with the
- * listed jobs: a reference never becomes a path.
+ * listed jobs: a reference never becomes a path. `queue` names the queue in
+ * the error: its directory, or its URL without the password.
  */
-export function findJob(jobs: readonly Job[], reference: string, directory: string): Job {
+export function findJob(jobs: readonly Job[], reference: string, queue: string): Job {
   const name = reference.slice(reference.lastIndexOf("/") + 1).replace(/\.json$/, "");
   const job = jobs.find((job) => job.id === name || job.key === name);
   if (job === undefined) {
     throw new CommandError(
-      `No job ${reference} in ${directory}: 'jobq ${directory} list' shows the jobs`,
+      `No job ${reference} in ${queue}: 'jobq ${queue} list' shows the jobs`,
     );
   }
   return job;
@@ -82,9 +83,8 @@ export function findJob(jobs: readonly Job[], reference: string, directory: stri
 /** Counts per state, zero for each. */
 export type StateCounts = Record<JobState, number>;
 
-/** What `stats --json` prints. */
+/** What `stats --json` prints after where the queue is. */
 export interface Stats {
-  directory: string;
   total: number;
   byState: StateCounts;
   byMethod: Record<string, StateCounts & { total: number }>;
@@ -98,7 +98,7 @@ export function zeroCounts(): StateCounts {
   return { NOT_STARTED: 0, IN_PROGRESS: 0, COMPLETED: 0, FAILED: 0 };
 }
 
-export function computeStats(directory: string, jobs: readonly Job[]): Stats {
+export function computeStats(jobs: readonly Job[]): Stats {
   const byState = zeroCounts();
   const byMethod = new Map<string, StateCounts & { total: number }>();
   for (const job of jobs) {
@@ -122,7 +122,6 @@ export function computeStats(directory: string, jobs: readonly Job[]): Stats {
       undefined,
     )?.toJSON() ?? null;
   return {
-    directory,
     total: jobs.length,
     byState,
     byMethod: Object.fromEntries(

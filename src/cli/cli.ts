@@ -1,12 +1,14 @@
 /**
- * The `jobq` command: looks at and repairs a job directory from a shell,
- * while the programs that use it run or not. It lists, shows and counts the
- * jobs, retries failed ones and removes jobs; it never runs any.
+ * The `jobq` command: looks at and repairs a queue from a shell, a job
+ * directory or a queue in PostgreSQL, while the programs that use it run or
+ * not. It lists, shows and counts the jobs, retries failed ones and removes
+ * jobs; it never runs any.
  *
  * ```sh
  * deno run -A jsr:@x/jobq/cli ./jobs list
  * npx jobq ./jobs stats --json
  * bunx jobq ./jobs retry --failed sendEmail
+ * npx jobq postgres://jobq:secret@db.example.com/app stats
  * ```
  *
  * `jobq --help` tells the commands and options. The same command runs from
@@ -71,13 +73,16 @@ import { JobQueueEngine } from "../engine/job_queue_engine.ts";
 
 export type { CliIo } from "./cli_io.ts";
 
-const USAGE = "jobq <directory> <list|show|stats|retry|remove|dashboard> [options]";
+const USAGE = "jobq <directory|postgres-url> <list|show|stats|retry|remove|dashboard> [options]";
 
-const HELP = `jobq: looks at and repairs a jobq job directory; it never runs jobs.
+const HELP = `jobq: looks at and repairs a jobq queue; it never runs jobs.
 
 Usage: ${USAGE}
 
-<directory> is the directory given to new JobQueue({ directory }). Queues may be
+The queue is a directory, the one given to new JobQueue({ directory }), or a
+PostgreSQL database: a postgres:// or postgresql:// URL, the one given to
+new PostgresJobStore({ url }), with ?schema=<name> when the schema is not jobq
+(postgres://user:password@host:5432/database?schema=jobs). Queues may be
 running on it meanwhile: a retried job runs once one of them sees it.
 
 Commands:
@@ -124,6 +129,7 @@ Examples:
   jobq ./jobs remove --failed --older-than 7d
   jobq ./jobs stats --json
   jobq ./jobs dashboard --port 8080
+  jobq postgres://jobq:secret@db.example.com/app?schema=jobq stats
 `;
 
 type CommandName = "list" | "show" | "stats" | "retry" | "remove" | "dashboard";
@@ -155,7 +161,8 @@ const COMMANDS: Readonly<Record<CommandName, { options: OptionName[]; operands: 
 
 /** A parsed command line. */
 interface Invocation {
-  readonly directory: string;
+  /** Where the queue is: a directory or a PostgreSQL URL. */
+  readonly location: string;
   readonly command: CommandName;
   /** The operand after the command: a job id, or the method of `retry --failed`. */
   readonly operand: string | undefined;
@@ -196,16 +203,16 @@ function parse(args: readonly string[]): Invocation | undefined {
       throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
     }
   }
-  const [directory, command, ...rest] = operands;
-  if (directory === undefined) {
-    throw new UsageError(`missing the directory and the command: ${USAGE}`);
+  const [location, command, ...rest] = operands;
+  if (location === undefined) {
+    throw new UsageError(`missing the queue (a directory or a URL) and the command: ${USAGE}`);
   }
   if (command === undefined) throw new UsageError(`missing the command: ${USAGE}`);
   const commands = Object.keys(COMMANDS) as CommandName[];
   if (!isOneOf(command, commands)) {
     throw new UsageError(
-      isOneOf(directory, commands)
-        ? `the directory comes first, as in jobq ${command} ${directory}`
+      isOneOf(location, commands)
+        ? `the queue comes first, as in jobq ${command} ${location}`
         : `unknown command ${
           JSON.stringify(command)
         }: use list, show, stats, retry, remove or dashboard`,
@@ -222,7 +229,7 @@ function parse(args: readonly string[]): Invocation | undefined {
       }`,
     );
   }
-  const invocation = { directory, command, operand: rest[0], values, flags };
+  const invocation = { location, command, operand: rest[0], values, flags };
   checkCombination(invocation);
   return invocation;
 }
@@ -231,7 +238,7 @@ function parse(args: readonly string[]): Invocation | undefined {
 function checkCombination({ command, operand, values, flags }: Invocation): void {
   const failed = flags.has("--failed");
   if (command === "show" && operand === undefined) {
-    throw new UsageError("show needs a job id: jobq <directory> show <id>");
+    throw new UsageError("show needs a job id: jobq <directory|postgres-url> show <id>");
   }
   if (command === "retry") {
     if (!failed && operand === undefined) {
@@ -289,9 +296,51 @@ async function checkDirectory(directory: string): Promise<void> {
   }
 }
 
-/** What a command needs: the engine on the directory and where to write. */
+/** A queue the command has opened. */
+interface Queue {
+  /** An engine on the queue's store that never runs jobs. */
+  readonly engine: JobQueueEngine;
+  /** How messages name the queue: its directory, or its URL without the password. */
+  readonly name: string;
+  /** What `stats --json` says of where the queue is. */
+  readonly where: Readonly<Record<string, string>>;
+}
+
+/** Whether `location` names a queue in PostgreSQL rather than a directory. */
+function isPostgresUrl(location: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(location);
+}
+
+/**
+ * Opens an engine on the queue at `location`, once it is known to be one.
+ * The PostgreSQL store is imported only for a URL.
+ */
+async function openQueue(location: string, warn: (error: unknown) => void): Promise<Queue> {
+  // Unreadable jobs (job files set aside in .jobq/corrupt/, rows left alone): the command goes on.
+  const eventListener = (eventName: string, event: unknown) => {
+    if (eventName === "error") warn(event);
+  };
+  if (isPostgresUrl(location)) {
+    const { openPostgresStore } = await import("./_cli_postgres.ts");
+    const store = await openPostgresStore(location);
+    return {
+      engine: new JobQueueEngine({ store, eventListener }),
+      name: store.location,
+      where: { url: store.location, schema: store.schema },
+    };
+  }
+  await checkDirectory(location);
+  return {
+    engine: new JobQueueEngine({ directory: location, fsync: true, eventListener }),
+    name: location,
+    where: { directory: location },
+  };
+}
+
+/** What a command needs: the queue and where to write. */
 interface Context {
   readonly engine: JobQueueEngine;
+  readonly queue: Queue;
   readonly invocation: Invocation;
   readonly color: boolean;
   readonly out: (text: string) => void;
@@ -304,10 +353,13 @@ interface Context {
  * `io.stderr` as one line saying what to do; nothing is thrown, and the
  * process is not exited.
  *
- * It works on the directory through a {@linkcode JobQueueEngine} with
- * `fsync: true` that never starts processing, disposed before it resolves.
- * A directory that does not exist, or has no `.jobq/` (that is, no queue
- * ever used it), is refused before the engine touches it.
+ * It works on the queue through a {@linkcode JobQueueEngine} that never
+ * starts processing, disposed before it resolves: on a directory, with
+ * `fsync: true`; on a `postgres://` URL, with a `PostgresJobStore` (the URL's
+ * `schema` query parameter names its schema, `jobq` by default). A directory
+ * that does not exist or has no `.jobq/`, and a schema without jobq's tables
+ * (that is, no queue ever used them), are refused before the engine
+ * touches them. No message shows the URL's password.
  *
  * @param args The command line, such as `["./jobs", "list", "--json"]`.
  * @param io Where to write; the process's standard output and error by
@@ -338,23 +390,25 @@ interface Context {
  * ```
  */
 export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
+  const oneLine = (error: unknown) => shorten(withoutPasswords(messageOf(error), args));
   try {
     const invocation = parse(args);
     if (invocation === undefined) {
       io.stdout(HELP);
       return 0;
     }
-    await checkDirectory(invocation.directory);
-    const engine = new JobQueueEngine({
-      directory: invocation.directory,
-      fsync: true,
-      eventListener: (eventName, event) => {
-        // Unreadable job files, set aside in .jobq/corrupt/: the command goes on.
-        if (eventName === "error") io.stderr(`jobq: warning: ${oneLine(event)}\n`);
-      },
+    const queue = await openQueue(invocation.location, (error) => {
+      io.stderr(`jobq: warning: ${oneLine(error)}\n`);
     });
+    const { engine } = queue;
     try {
-      await run({ engine, invocation, color: io.color ?? false, out: (text) => io.stdout(text) });
+      await run({
+        engine,
+        queue,
+        invocation,
+        color: io.color ?? false,
+        out: (text) => io.stdout(text),
+      });
     } finally {
       await engine.dispose();
     }
@@ -366,6 +420,35 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
     }
     io.stderr(`jobq: ${oneLine(error)}\n`);
     return 1;
+  }
+}
+
+/**
+ * `text` with the password of any PostgreSQL URL among `args` replaced by
+ * `***`: a driver's message may quote the URL it was given.
+ */
+function withoutPasswords(text: string, args: readonly string[]): string {
+  for (const arg of args) {
+    if (!isPostgresUrl(arg)) continue;
+    let password: string;
+    try {
+      password = new URL(arg).password;
+    } catch {
+      continue;
+    }
+    if (password === "") continue;
+    for (const form of new Set([password, safeDecode(password)])) {
+      text = text.replaceAll(form, "***");
+    }
+  }
+  return text;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 
@@ -404,7 +487,7 @@ async function list(context: Context): Promise<void> {
   if (invocation.flags.has("--json")) return writeJson(context, jobs.map((job) => job.toJSON()));
   if (jobs.length === 0) {
     const filtered = state !== undefined || method !== undefined;
-    context.out(`No jobs in ${invocation.directory}${filtered ? " match" : ""}.\n`);
+    context.out(`No jobs in ${context.queue.name}${filtered ? " match" : ""}.\n`);
     return;
   }
   context.out(renderTable(
@@ -429,7 +512,7 @@ async function list(context: Context): Promise<void> {
 
 /** The job `reference` names: see {@linkcode findJobIn}. */
 async function findJob(context: Context, reference: string): Promise<Job> {
-  return findJobIn(await context.engine.getAllJobs(), reference, context.invocation.directory);
+  return findJobIn(await context.engine.getAllJobs(), reference, context.queue.name);
 }
 
 /** The fields `show` lays out itself; any other field of a record is shown as JSON. */
@@ -456,7 +539,7 @@ async function show(context: Context): Promise<void> {
     ["id", job.id],
     ["method", job.methodName],
     ["state", stateCell(job.state, context.color)],
-    ["file", join(context.invocation.directory, `${job.key}.json`)],
+    ...fileOf(context, job),
     ["due", date(job.executionDate)],
     ["created", date(job.createdAt)],
     ["started", date(job.startedAt)],
@@ -481,17 +564,23 @@ async function show(context: Context): Promise<void> {
   context.out(renderFields(fields));
 }
 
+/** The `file` field of `show`, for a job kept in a file. */
+function fileOf(context: Context, job: Job): [string, string][] {
+  const { directory } = context.engine;
+  return directory === undefined ? [] : [["file", join(directory, `${job.key}.json`)]];
+}
+
 /** A value as indented JSON, for `show`, its control characters made spaces as `list` does. */
 function json(value: unknown): string {
   return (JSON.stringify(value, null, 2) ?? String(value)).split("\n").map(sanitize).join("\n");
 }
 
 async function stats(context: Context): Promise<void> {
-  const { invocation, color } = context;
-  const result = computeStats(invocation.directory, await context.engine.getAllJobs());
-  if (invocation.flags.has("--json")) return writeJson(context, result);
+  const { invocation, color, queue } = context;
+  const result = computeStats(await context.engine.getAllJobs());
+  if (invocation.flags.has("--json")) return writeJson(context, { ...queue.where, ...result });
   const states = Object.values(JobState);
-  let text = `${count(result.total, "job")} in ${invocation.directory}\n\n`;
+  let text = `${count(result.total, "job")} in ${queue.name}\n\n`;
   text += renderTable(
     [{ header: "STATE" }, { header: "JOBS", align: "right" }],
     states.map((state) => [stateCell(state, color), { text: String(result.byState[state]) }]),
@@ -545,7 +634,7 @@ async function retry(context: Context): Promise<void> {
     const [they, them] = retried === 1 ? ["it runs", "it"] : ["they run", "them"];
     context.out(
       `Retrying ${count(retried, "failed job")}${of}: ` +
-        `${they} as soon as a queue on ${invocation.directory} sees ${them}.\n`,
+        `${they} as soon as a queue on ${context.queue.name} sees ${them}.\n`,
     );
     return;
   }
@@ -555,7 +644,7 @@ async function retry(context: Context): Promise<void> {
   context.out(
     `Retrying job ${job.id} of ${job.methodName}${
       revived.id === job.id ? "" : ` as job ${revived.id}`
-    }: it runs as soon as a queue on ${invocation.directory} sees it.\n`,
+    }: it runs as soon as a queue on ${context.queue.name} sees it.\n`,
   );
 }
 
@@ -590,7 +679,7 @@ async function remove(context: Context): Promise<void> {
  */
 async function dashboard(context: Context): Promise<void> {
   const { serveDashboard } = await import("../dashboard/serve_dashboard.ts");
-  const { values, flags, directory } = context.invocation;
+  const { values, flags } = context.invocation;
   const port = values["--port"] === undefined ? 8080 : parsePort(values["--port"]);
   const token = values["--token"] ?? (environment("JOBQ_DASHBOARD_TOKEN") || undefined);
   const controller = new AbortController();
@@ -614,7 +703,7 @@ async function dashboard(context: Context): Promise<void> {
       );
     });
     context.out(
-      `jobq dashboard of ${directory}: ${served.url}${
+      `jobq dashboard of ${context.queue.name}: ${served.url}${
         token === undefined ? "" : " (open it once with ?token=<token>)"
       }; Ctrl-C stops it\n`,
     );
@@ -644,11 +733,6 @@ function environment(name: string): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** An error's message on one line, safe for a terminal. */
-function oneLine(error: unknown): string {
-  return shorten(messageOf(error));
 }
 
 /**

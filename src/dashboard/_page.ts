@@ -16,7 +16,7 @@ export const PAGE_HTML = `<!doctype html>
 <body>
 <header>
   <h1>jobq</h1>
-  <span id="directory" class="muted"></span>
+  <span id="location" class="muted"></span>
   <span id="read-only" class="badge" hidden>read-only</span>
   <span id="status" class="muted status"></span>
 </header>

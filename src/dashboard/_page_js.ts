@@ -312,7 +312,7 @@ export const PAGE_JS: string = String.raw`"use strict";
       readOnly = overview.readOnly;
       document.body.classList.toggle("read-only", readOnly);
       $("read-only").hidden = !readOnly;
-      $("directory").textContent = overview.directory;
+      $("location").textContent = overview.location;
       renderCounts(overview);
       renderMethods(overview);
       renderMini($("next-due"), overview.nextDue, function (job) { return "due " + date(job.executionDate); });

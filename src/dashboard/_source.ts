@@ -1,8 +1,8 @@
 /**
  * All the dashboard knows of the queue comes through here: one snapshot of
  * the jobs at a time, shared by every request, and the operations of the
- * `jobq` command. It speaks only the engine's public API, so that pointing
- * it at another store changes this file alone.
+ * `jobq` command. It speaks only the engine's public API, so that it works
+ * the same on every store.
  */
 import {
   computeStats,
@@ -45,7 +45,8 @@ export interface Sample {
 
 /** What the page's header, counts, chart and side lists show. */
 export interface Overview {
-  directory: string;
+  /** Where the queue is: its directory, or its database URL without the password. */
+  location: string;
   /** When the snapshot was taken, epoch ms. */
   takenAt: number;
   readOnly: boolean;
@@ -112,9 +113,9 @@ export class DashboardSource {
     this.#maxAge = maxAge;
   }
 
-  /** What the page names the queue by: its directory, for a file store. */
-  get directory(): string {
-    return this.#engine.directory ?? "the queue's store";
+  /** What the page names the queue by: its directory, or its database URL without the password. */
+  get location(): string {
+    return this.#engine.store.location ?? "the queue's store";
   }
 
   /**
@@ -193,7 +194,7 @@ export class DashboardSource {
 
   async overview(readOnly: boolean): Promise<Overview> {
     const { takenAt, jobs, engines } = await this.snapshot();
-    const { total, byState, byMethod } = computeStats(this.directory, jobs);
+    const { total, byState, byMethod } = computeStats(jobs);
     const waiting = jobs.filter((job) => job.state === JobState.NOT_STARTED);
     const first = (key: (job: Job) => number) =>
       [...waiting].sort((a, b) => key(a) - key(b) || (creationStamp(a) < creationStamp(b) ? -1 : 1))
@@ -206,7 +207,7 @@ export class DashboardSource {
       );
     }
     return {
-      directory: this.directory,
+      location: this.location,
       takenAt,
       readOnly,
       total,
@@ -281,7 +282,7 @@ export class DashboardSource {
     if (id.length === 0 || id.length > 256) {
       throw new UsageError("A job id is 1 to 256 characters: the list shows the jobs' ids");
     }
-    return findJob((await this.snapshot()).jobs, id, this.directory);
+    return findJob((await this.snapshot()).jobs, id, this.location);
   }
 }
 

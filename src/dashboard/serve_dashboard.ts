@@ -4,10 +4,11 @@
  * jobs, a filtered and paged job list, each job's whole record, the live
  * engines) and retries or removes jobs with the rules of the `jobq` command.
  * It runs under Deno, Bun and Node with no dependency, and loads nothing
- * unless imported.
+ * unless imported. It serves any store: a directory, a queue in PostgreSQL.
  *
  * ```sh
  * jobq ./jobs dashboard --port 8080
+ * jobq postgres://jobq:secret@db.example.com/app dashboard --port 8080
  * ```
  *
  * @example Serving a directory's dashboard from code
@@ -32,12 +33,13 @@
  * @module
  */
 import { JobQueueEngine } from "../engine/job_queue_engine.ts";
+import type { JobStore } from "../store/job_store.ts";
 import { createApp } from "./_app.ts";
 import { hostForUrl, listen, type Listening } from "./_http.ts";
 import { DashboardSource } from "./_source.ts";
 
 /**
- * Options of {@linkcode serveDashboard}: the queue (an engine or a
+ * Options of {@linkcode serveDashboard}: the queue (an engine, a store or a
  * directory), where to listen and who may change the queue.
  *
  * @example Serving on all interfaces, with a token
@@ -55,12 +57,21 @@ import { DashboardSource } from "./_source.ts";
 export interface DashboardOptions {
   /**
    * The engine to read the queue through, such as the application's own; it
-   * is not disposed when the dashboard closes. Give this or `directory`.
+   * is not disposed when the dashboard closes. Give one of `engine`,
+   * `store` and `directory`.
    */
   engine?: JobQueueEngine;
   /**
+   * The queue's store, such as a `PostgresJobStore`; the dashboard makes
+   * its own engine on it (one that never runs jobs), disposed, and the
+   * store closed, when it closes. Give one of `engine`, `store` and
+   * `directory`.
+   */
+  store?: JobStore;
+  /**
    * The job directory; the dashboard makes its own engine on it (one that
-   * never runs jobs), disposed when it closes. Give this or `engine`.
+   * never runs jobs), disposed when it closes. Give one of `engine`,
+   * `store` and `directory`.
    */
   directory?: string;
   /**
@@ -140,10 +151,13 @@ const SAMPLE_INTERVAL_MS = 10_000;
  * same-origin and carry an `X-Jobq-Dashboard: 1` header; every page is
  * served with a strict Content-Security-Policy.
  *
+ * The page's header names the queue by its store's `location`: the
+ * directory, or the database URL without its password.
+ *
  * @param options The queue and where to serve it.
  * @returns The dashboard, once it listens.
- * @throws {TypeError} When neither or both of `engine` and `directory` are
- *   given, or a non-loopback `hostname` has no `token`.
+ * @throws {TypeError} When not exactly one of `engine`, `store` and
+ *   `directory` is given, or a non-loopback `hostname` has no `token`.
  * @throws {RangeError} When `port` is not an integer from 0 to 65535.
  *
  * @example Reading a directory's counts through the dashboard's API
@@ -163,14 +177,25 @@ const SAMPLE_INTERVAL_MS = 10_000;
  * assert.equal(page.total, 1);
  * assert.equal(page.jobs[0].methodName, "resizeImage");
  * ```
+ *
+ * @example Serving a queue in PostgreSQL
+ * ```ts ignore
+ * import { serveDashboard } from "@x/jobq/dashboard";
+ * import { PostgresJobStore } from "@x/jobq/postgres";
+ *
+ * const store = new PostgresJobStore({ url: "postgres://jobq:secret@db.example.com/app" });
+ * const dashboard = await serveDashboard({ store, port: 8080 });
+ * // The page's header shows postgres://jobq@db.example.com/app?schema=jobq.
+ * console.log(`Dashboard at ${dashboard.url}`);
+ * ```
  */
 export async function serveDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const { engine: given, directory, token, readOnly = false, signal } = options ?? {};
+  const { engine: given, store, directory, token, readOnly = false, signal } = options ?? {};
   const hostname = options?.hostname ?? "127.0.0.1";
   const port = options?.port ?? 8080;
-  if ((given === undefined) === (directory === undefined)) {
+  if ([given, store, directory].filter((queue) => queue !== undefined).length !== 1) {
     throw new TypeError(
-      "Cannot serve the dashboard: pass either { engine } or { directory }, not both or neither",
+      "Cannot serve the dashboard: pass one of { engine }, { store } and { directory }",
     );
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -189,7 +214,8 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
         "change the queue; pass a token (--token or JOBQ_DASHBOARD_TOKEN), or listen on 127.0.0.1",
     );
   }
-  const engine = given ?? new JobQueueEngine({ directory: directory!, fsync: true });
+  const engine = given ??
+    new JobQueueEngine(store === undefined ? { directory: directory!, fsync: true } : { store });
   const source = new DashboardSource(engine, SNAPSHOT_MAX_AGE_MS);
   let server: Listening;
   try {

@@ -392,4 +392,10 @@ export interface JobStore {
    * Optional; returns a function that stops watching.
    */
   watch?(onChange: () => void): () => void;
+  /**
+   * Where the jobs are, for people to read (the `jobq` command's messages,
+   * the dashboard's header): a directory, a database URL without its
+   * password. Optional; never holds a secret.
+   */
+  readonly location?: string;
 }

@@ -147,6 +147,11 @@ export class FileJobStore implements JobStore {
     return this.#options.directory;
   }
 
+  /** Where the jobs are, for people to read: the directory. */
+  get location(): string {
+    return this.#options.directory;
+  }
+
   async open(engine: StoreEngine): Promise<void> {
     await this.#files.open(engine);
     this.#engine = engine;

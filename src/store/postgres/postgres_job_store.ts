@@ -150,6 +150,22 @@ export class PostgresJobStore implements JobStore {
     this.#sql = statements(`"${schema}"`, this.#channel);
   }
 
+  /** The schema that holds the queue's tables. */
+  get schema(): string {
+    return this.#schema;
+  }
+
+  /**
+   * Where the jobs are, for people to read: the URL without its password,
+   * with the schema as a `schema` query parameter (the form the `jobq`
+   * command takes), such as `postgres://jobq@db.example.com/app?schema=jobq`.
+   */
+  get location(): string {
+    return this.#options.url === undefined
+      ? `PostgreSQL through the application's client, schema ${this.#schema}`
+      : locationOf(this.#options.url, this.#schema);
+  }
+
   /** The client, once open. */
   get #db(): PostgresClient {
     if (this.#client === undefined) {
@@ -553,4 +569,17 @@ export class PostgresJobStore implements JobStore {
     this.#watchers.clear();
     await (await listening)?.unlisten().catch(() => {});
   }
+}
+
+/** `url` without its password, with `schema` as a query parameter. */
+function locationOf(url: string, schema: string): string {
+  let address: URL;
+  try {
+    address = new URL(url);
+  } catch {
+    return `PostgreSQL (an unreadable URL), schema ${schema}`;
+  }
+  address.password = "";
+  address.searchParams.set("schema", schema);
+  return address.href;
 }
