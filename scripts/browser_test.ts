@@ -36,7 +36,7 @@ function commands(): Record<string, string[]> {
   return {
     Deno: [process.env.JOBQ_DENO ?? "deno", "run", "-A", join(root, "src", "cli", "cli.ts")],
     Bun: [bun, join(root, "src", "cli", "cli.ts")],
-    Node: [process.execPath, join(root, "npm", "esm", "src", "_cli_bin.js")],
+    Node: [process.execPath, join(root, "npm", "esm", "src", "cli", "_cli_bin.js")],
   };
 }
 
