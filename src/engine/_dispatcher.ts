@@ -22,7 +22,7 @@ export interface DispatcherContext {
   /** Runs a claimed job. */
   start(job: Job): void;
   /** Runs a look as background work that dispose() waits for, reporting its failure. */
-  maintain(task: () => Promise<void>): Promise<void>;
+  inBackground(task: () => Promise<void>): Promise<void>;
   /** A look has ended: waiters may hold now. */
   looked(): void;
 }
@@ -65,7 +65,7 @@ export class Dispatcher {
       this.#lookAgain = true;
       return this.#current;
     }
-    this.#current = this.#context.maintain(() => this.#look()).finally(() => {
+    this.#current = this.#context.inBackground(() => this.#look()).finally(() => {
       this.#current = undefined;
       this.#context.looked();
     });

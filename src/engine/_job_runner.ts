@@ -130,11 +130,11 @@ export class JobRunner {
   /** Runs and records one claimed job; reports instead of rejecting. */
   async #run(job: Job): Promise<void> {
     const context = this.#context;
-    if (!context.isProcessing()) return await this.#giveBack(job);
+    if (!context.isProcessing()) return await this.#release(job);
     // Not run before the next occurrence is stored: a schedule must not end
     // because one write failed. Given back, it runs (and tries) again later.
     if (job.repeat !== undefined && !await this.#scheduleNextOccurrence(job)) {
-      return await this.#giveBack(job, Date.now() + context.pollInterval);
+      return await this.#release(job, Date.now() + context.pollInterval);
     }
     const limit = this.#attemptLimit(job);
     if (job.interruptions > limit) {
@@ -162,7 +162,7 @@ export class JobRunner {
     if (overdue !== undefined) this.#countOverdue(overdue);
     if (outcome.kind === "interrupted") {
       if (overdue !== undefined) context.emit("error", handedBackError(attempt.job));
-      return await this.#giveBack(attempt.job);
+      return await this.#release(attempt.job);
     }
     await this.#record(attempt.job, outcome, overdue);
   }
@@ -189,9 +189,9 @@ export class JobRunner {
       } catch (error) {
         context.emitError(error);
       }
-      if (context.isDisposed()) return await this.#giveBack(job);
+      if (context.isDisposed()) return await this.#release(job);
       await new Promise((resolve) => setTimeout(resolve, context.pollInterval));
-      if (context.isDisposed()) return await this.#giveBack(job);
+      if (context.isDisposed()) return await this.#release(job);
     }
   }
 
@@ -275,7 +275,7 @@ export class JobRunner {
   }
 
   /** Gives a claimed job back unrun, due again at `executionDate`; reports failures. */
-  async #giveBack(job: Job, executionDate?: number): Promise<void> {
+  async #release(job: Job, executionDate?: number): Promise<void> {
     try {
       await this.#context.store.release(job, executionDate);
     } catch (error) {

@@ -14,7 +14,7 @@ export interface WaitersContext {
   /** Whether this engine holds a job without running it (a held retry). */
   holdsJobs(): boolean;
   /** Runs a check as background work that dispose() waits for, reporting its failure. */
-  maintain(task: () => Promise<void>): Promise<void>;
+  inBackground(task: () => Promise<void>): Promise<void>;
 }
 
 /** A caller of onIdle() or drained(). */
@@ -154,7 +154,7 @@ export class Waiters {
     if (this.#askingStore) return;
     this.#askingStore = true;
     const changes = this.#changes;
-    void this.#context.maintain(async () => {
+    void this.#context.inBackground(async () => {
       const left = await this.#anyJobLeft();
       if (left || changes !== this.#changes || !this.#context.isIdle()) return;
       for (const waiter of this.#state) {

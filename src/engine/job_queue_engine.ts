@@ -120,7 +120,7 @@ export class JobQueueEngine {
     const store = this.#store;
     const emit = this.#emit.bind(this);
     const emitError = this.#emitError.bind(this);
-    const maintain = this.#maintain.bind(this);
+    const inBackground = this.#inBackground.bind(this);
     this.#runner = new JobRunner({
       store,
       handlers: this.#handlers,
@@ -143,14 +143,14 @@ export class JobQueueEngine {
         this.#waiters.changed();
         this.#runner.start(job);
       },
-      maintain,
+      inBackground,
       looked: () => this.#waiters.check(),
     });
     this.#waiters = new Waiters({
       store,
       isIdle: () => this.#isIdle(),
       holdsJobs: () => this.#runner.held > 0,
-      maintain,
+      inBackground,
     });
   }
 
@@ -733,7 +733,7 @@ export class JobQueueEngine {
       return;
     }
     this.#upkeepTimer = setTimeout(() => {
-      void this.#maintain(() => this.#upkeep()).then(() => {
+      void this.#inBackground(() => this.#upkeep()).then(() => {
         this.#upkeepTimer = undefined;
         this.#scheduleUpkeep();
       });
@@ -758,12 +758,12 @@ export class JobQueueEngine {
     if (this.#closing) return;
     // node:timers, because only its timers can be unref'd in every runtime.
     this.#heartbeatTimer = nodeTimers.setTimeout(() => {
-      this.#maintain(() => this.#store.heartbeat()).then(() => this.#scheduleHeartbeat());
+      this.#inBackground(() => this.#store.heartbeat()).then(() => this.#scheduleHeartbeat());
     }, this.#claimTimeout / 3).unref();
   }
 
   /** Runs background work that dispose() waits for; reports its failure. */
-  #maintain(task: () => Promise<void>): Promise<void> {
+  #inBackground(task: () => Promise<void>): Promise<void> {
     const run = task().catch((error) => this.#emitError(error));
     this.#maintenance.add(run);
     return run.finally(() => this.#maintenance.delete(run));

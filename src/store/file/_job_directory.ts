@@ -491,8 +491,8 @@ export class JobDirectory {
       finishedAt: Date.now(),
       result,
     });
-    if (keep) return await this.#settle(completed, "Cannot record that the job completed");
-    if (!await this.#holdsClaim(job)) return this.#letGo(job);
+    if (keep) return await this.#writeOutcome(completed, "Cannot record that the job completed");
+    if (!await this.#holdsClaim(job)) return this.#forgetClaim(job);
     await this.#removeJobFile(job).catch((cause) => {
       throw this.#error("Cannot remove the file of the completed job", cause, job);
     });
@@ -516,7 +516,7 @@ export class JobDirectory {
       finishedAt: Date.now(),
       error,
     });
-    return await this.#settle(failed, "Cannot record that the job failed");
+    return await this.#writeOutcome(failed, "Cannot record that the job failed");
   }
 
   async reschedule(
@@ -526,7 +526,11 @@ export class JobDirectory {
     keepClaim = false,
   ): Promise<Job | undefined> {
     const retried = withChanges(job, { state: JobState.NOT_STARTED, executionDate, error });
-    const waiting = await this.#settle(retried, "Cannot record the failed attempt", keepClaim);
+    const waiting = await this.#writeOutcome(
+      retried,
+      "Cannot record the failed attempt",
+      keepClaim,
+    );
     if (waiting !== undefined && keepClaim) {
       // Its run is over and counted: recovered, the claim must not count one more.
       const kept: ClaimRecord = { engineId: this.#engineId, retry: true };
@@ -539,7 +543,7 @@ export class JobDirectory {
 
   async unclaim(job: Job): Promise<boolean> {
     if (!await this.#holdsClaim(job)) {
-      this.#letGo(job);
+      this.#forgetClaim(job);
       return false;
     }
     await this.#dropOwnClaim(job);
@@ -577,7 +581,7 @@ export class JobDirectory {
       this.#heldClaims.delete(job.id);
       throw error;
     }
-    if (!holds) return this.#letGo(job);
+    if (!holds) return this.#forgetClaim(job);
     const released = withChanges(job, {
       state: JobState.NOT_STARTED,
       executionDate,
@@ -729,7 +733,7 @@ export class JobDirectory {
       // the job again meanwhile.
       if (await this.#readClaim(name) !== text) continue;
       if (!this.#isStale(name, text, engines, dead)) continue;
-      if (await this.#steal(join(this.#claims, name), text)) {
+      if (await this.#takeOver(join(this.#claims, name), text)) {
         this.#unreadableClaims.delete(name);
         recovered++;
         const claim = parseJson(text) as ClaimRecord | undefined;
@@ -890,7 +894,7 @@ export class JobDirectory {
           if (renamed !== undefined && isUnfinished(renamed)) return renamed;
         }
       }
-      await this.#steal(path, text);
+      await this.#takeOver(path, text);
     }
   }
 
@@ -919,7 +923,7 @@ export class JobDirectory {
       const holder = parseJson(text) as UniqueRecord | undefined;
       // Through steal(): another engine may take the key over at any moment,
       // and its record must not be removed in its place.
-      if (text !== undefined && holder?.jobId === job.id) await this.#steal(path, text);
+      if (text !== undefined && holder?.jobId === job.id) await this.#takeOver(path, text);
     } catch (cause) {
       // Left over, the key is taken over by the next job that asks for it.
       this.#report(this.#error(`Cannot release the unique key of job ${job.key}`, cause, job));
@@ -937,8 +941,8 @@ export class JobDirectory {
    * `keepClaim`; does nothing and resolves to `undefined` if the claim is no
    * longer this engine's.
    */
-  async #settle(job: Job, failure: string, keepClaim = false): Promise<Job | undefined> {
-    if (!await this.#holdsClaim(job)) return this.#letGo(job);
+  async #writeOutcome(job: Job, failure: string, keepClaim = false): Promise<Job | undefined> {
+    if (!await this.#holdsClaim(job)) return this.#forgetClaim(job);
     await this.#writeJob(job, failure);
     if (job.state === JobState.COMPLETED || job.state === JobState.FAILED) {
       await this.#releaseUniqueKey(job);
@@ -948,7 +952,7 @@ export class JobDirectory {
   }
 
   /** Forgets a claim this engine lost to another: that one's run owns the file now. */
-  #letGo(job: Job): undefined {
+  #forgetClaim(job: Job): undefined {
     this.#heldClaims.delete(job.id);
     this.#lostClaims.add(job.id);
     return undefined;
@@ -1302,7 +1306,7 @@ export class JobDirectory {
    * engine wins the rename), then checks that it is the file that was judged
    * stale. If a new one had taken its place meanwhile, it is put back.
    */
-  async #steal(path: string, staleText: string): Promise<boolean> {
+  async #takeOver(path: string, staleText: string): Promise<boolean> {
     const stolen = this.#tempPathFor(path);
     try {
       await this.#fs.rename(path, stolen);
