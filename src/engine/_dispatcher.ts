@@ -72,6 +72,17 @@ export class Dispatcher {
     return this.#current;
   }
 
+  /**
+   * Notes a job this engine stored, due at `executionDate`, without looking:
+   * an engine that does not process jobs looks only when asked, but knows
+   * what it stored itself.
+   */
+  noteDue(executionDate: number): void {
+    if (this.#nextDueAt === undefined || executionDate < this.#nextDueAt) {
+      this.#nextDueAt = executionDate;
+    }
+  }
+
   /** Starts no job from now on and clears the timer. */
   stop(): void {
     this.#stopped = true;

@@ -334,7 +334,7 @@ export class JobQueueEngine {
       this.#emit("debug", { message: "scheduled job", info: { job: result.job } });
     }
     this.#waiters.changed();
-    this.#wake();
+    this.#noteScheduled(results.flatMap((result) => result.kind === "added" ? [result.job] : []));
     return results.map((result) => result.job);
   }
 
@@ -624,7 +624,7 @@ export class JobQueueEngine {
     }
     this.#emit("debug", { message: "retrying job", info: { job: result.job } });
     this.#waiters.changed();
-    this.#wake();
+    this.#noteScheduled([result.job]);
     return result.job;
   }
 
@@ -700,10 +700,19 @@ export class JobQueueEngine {
     return this.#opened;
   }
 
-  /** Looks for due jobs, once the store is open. */
+  /**
+   * Looks for due jobs, while processing. An engine that only schedules
+   * never looks: with a file store, a look lists the directory.
+   */
   #wake(): void {
-    if (this.#isOpen && this.#disposed === undefined) void this.#dispatcher.wake();
+    if (this.#processing && this.#disposed === undefined) void this.#dispatcher.wake();
     else this.#waiters.check();
+  }
+
+  /** Starts the jobs this engine stored when due; not processing, notes when they are. */
+  #noteScheduled(jobs: readonly Job[]): void {
+    if (!this.#processing) { for (const job of jobs) this.#dispatcher.noteDue(job.executionDate); }
+    this.#wake();
   }
 
   /** How many jobs may start now. */
