@@ -41,7 +41,7 @@ async function entriesBesideJobq(directory: string): Promise<string[]> {
 
 describe("scheduleJobs()", () => {
   test("stores every job, one file each, and returns them in the order of the specs", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const specs: JobSpec[] = [
         { methodName: "resize", params: { path: "a.png" } },
         { methodName: "notify", params: ["user", 1] },
@@ -84,8 +84,8 @@ describe("scheduleJobs()", () => {
   });
 
   test("the engine's scheduleJobs() stores the jobs too, and its start runs them", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
       try {
         const ran: unknown[] = [];
         const done = deferred<void>();
@@ -109,17 +109,17 @@ describe("scheduleJobs()", () => {
   });
 
   test("an empty array resolves to an empty array and writes nothing", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const scheduled = recordEvents(queue, "scheduled");
       assert.deepEqual(await queue.scheduleJobs([]), []);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       assert.deepEqual(scheduled, []);
     });
   });
 
   for (const notAnArray of [undefined, null, "work", { methodName: "work" }]) {
     test(`rejects ${JSON.stringify(notAnArray) ?? "undefined"} instead of an array with a TypeError`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         await assert.rejects(
           queue.scheduleJobs(notAnArray as unknown as JobSpec[]),
           (error: unknown) => error instanceof TypeError && /array/.test(error.message),
@@ -157,7 +157,7 @@ describe("scheduleJobs()", () => {
   ];
   for (const [what, specs, errorClass, index] of INVALID) {
     test(`a spec with ${what} rejects with a ${errorClass.name} naming its index, and nothing is written`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         const scheduled = recordEvents(queue, "scheduled");
         await assert.rejects(
           queue.scheduleJobs(specs),
@@ -173,7 +173,7 @@ describe("scheduleJobs()", () => {
   }
 
   test("no job of a batch that fails runs, though a queue polls the directory meanwhile", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const lastWrite = deferred<void>();
       /** Holds the tenth job file's write, then fails it. */
       class FailingTenthWrite extends NodeFileSystem {
@@ -190,8 +190,8 @@ describe("scheduleJobs()", () => {
           await super.writeTextFile(path, data, options);
         }
       }
-      const scheduler = new JobQueue({ directory, fsync: false, fs: new FailingTenthWrite() });
-      const worker = new JobQueue({ directory, fsync: false, pollInterval: 10 });
+      const scheduler = new JobQueue({ ...storeOptions(place), fs: new FailingTenthWrite() });
+      const worker = new JobQueue({ ...storeOptions(place), pollInterval: 10 });
       try {
         const started = recordEvents(worker, "started");
         worker.registerJobHandler("work", () => {});
@@ -215,7 +215,7 @@ describe("scheduleJobs()", () => {
   });
 
   test("a job its own queue's poll finds while it is being stored runs once, not twice", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       /** Flushes the directory slowly: polls come while scheduleJob() still waits for it. */
       class SlowFlush extends NodeFileSystem {
         slow = false;
@@ -249,7 +249,7 @@ describe("scheduleJobs()", () => {
   for (const method of ["writeTextFile", "rename"] as const) {
     test(`a failed ${method} of one job file rejects with a JobQueueError and keeps no job`, async () => {
       const fs = new FaultyFileSystem();
-      await withQueue({ fs }, async (queue, directory) => {
+      await withQueue({ fs }, async (queue, place) => {
         const scheduled = recordEvents(queue, "scheduled");
         const fault = fs.fail({
           method,
@@ -286,7 +286,7 @@ describe("scheduleJobs()", () => {
 
   test("a failed flush of the directory rejects with a JobQueueError and keeps no job", async () => {
     const fs = new FaultyFileSystem();
-    await withQueue({ fs, fsync: true }, async (queue, directory) => {
+    await withQueue({ fs, fsync: true }, async (queue, place) => {
       await queue.getAllJobs(); // opens the directory, which flushes its parent
       const fault = fs.fail({
         method: "syncDir",
@@ -304,7 +304,7 @@ describe("scheduleJobs()", () => {
   });
 
   test("specs with the same uniqueKey in one batch store one job, returned for both", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const scheduled = recordEvents(queue, "scheduled");
       const jobs = await queue.scheduleJobs([
         { methodName: "report", params: 1, uniqueKey: "daily" },
@@ -324,7 +324,7 @@ describe("scheduleJobs()", () => {
   });
 
   test("a spec whose uniqueKey a waiting job holds resolves to that job, and nothing is added", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const holder = await queue.scheduleJob({
         methodName: "report",
         uniqueKey: "weekly",
@@ -347,7 +347,7 @@ describe("scheduleJobs()", () => {
 
   test("a failed batch lets go of the unique keys its jobs took", async () => {
     const fs = new FaultyFileSystem();
-    await withQueue({ fs }, async (queue, directory) => {
+    await withQueue({ fs }, async (queue, place) => {
       const fault = fs.fail({
         method: "rename",
         path: (path) => path.includes("second__"),
@@ -370,8 +370,8 @@ describe("scheduleJobs()", () => {
   });
 
   test("scheduleJobs() after dispose() rejects with a JobQueueError", async () => {
-    await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const queue = new JobQueue(storeOptions(place));
       await queue.dispose();
       await assert.rejects(queue.scheduleJobs([{ methodName: "work" }]), JobQueueError);
       assert.deepEqual(await entriesBesideJobq(directory), []);
@@ -381,7 +381,7 @@ describe("scheduleJobs()", () => {
 
 describe("removeJob()", () => {
   test("removes a waiting job: its file goes and it never runs", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const ran: unknown[] = [];
       queue.registerJobHandler("work", (n: number) => {
         ran.push(n);
@@ -401,7 +401,7 @@ describe("removeJob()", () => {
   });
 
   test("removes a job due later from a running queue, which then has nothing left", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       let ran = 0;
       queue.registerJobHandler("later", () => {
         ran++;
@@ -409,7 +409,7 @@ describe("removeJob()", () => {
       await queue.start();
       const job = await queue.scheduleJob({ methodName: "later", waitTime: 60_000 });
       assert.equal(await queue.removeJob(job.id), true);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       // Forgotten by the queue too: nothing is left to wait for.
       await withDeadline(queue.drained(), 3000, "drained()");
       assert.equal(ran, 0);
@@ -417,7 +417,7 @@ describe("removeJob()", () => {
   });
 
   test("removes a due job waiting for a free slot, which then never runs", async () => {
-    await withQueue({ maxConcurrency: 1 }, async (queue, directory) => {
+    await withQueue({ maxConcurrency: 1 }, async (queue, place) => {
       const ran: string[] = [];
       queue.registerJobHandler("work", (name: string) => {
         ran.push(name);
@@ -437,7 +437,7 @@ describe("removeJob()", () => {
   });
 
   test("removes a failed job", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("flaky", () => {
         throw new Error("boom");
       });
@@ -446,7 +446,7 @@ describe("removeJob()", () => {
       assert.equal(failed.state, JobState.FAILED);
       assert.deepEqual(await jobFiles(directory), [`${failed.key}.json`]);
       assert.equal(await queue.removeJob(failed.id), true);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       assert.deepEqual(await queue.getAllJobs(), []);
     });
   });
@@ -462,7 +462,7 @@ describe("removeJob()", () => {
   });
 
   test("returns false for a running job, which finishes and completes", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const { job, release } = await startBlocker(queue);
       assert.equal(await queue.removeJob(job.id), false);
       assert.deepEqual(await jobFiles(directory), [`${job.key}.json`]);
@@ -473,9 +473,9 @@ describe("removeJob()", () => {
   });
 
   test("returns false for a job another queue on the directory is running", async () => {
-    await withTempDir(async (directory) => {
-      const runner = new JobQueue({ directory, fsync: false });
-      const other = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const runner = new JobQueue(storeOptions(place));
+      const other = new JobQueue(storeOptions(place));
       try {
         const { job, release } = await startBlocker(runner);
         assert.equal(await other.removeJob(job.id), false);
@@ -499,7 +499,7 @@ describe("removeJob()", () => {
   });
 
   test("frees the removed job's unique key", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const first = await queue.scheduleJob({ methodName: "report", uniqueKey: "daily" });
       assert.equal(await queue.removeJob(first.id), true);
       const second = await queue.scheduleJob({ methodName: "report", uniqueKey: "daily" });

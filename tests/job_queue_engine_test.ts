@@ -27,7 +27,7 @@ async function withEngine(
   options: EngineOptions,
   test: (engine: JobQueueEngine) => Promise<void>,
 ): Promise<void> {
-  const engine = new JobQueueEngine({ directory, fsync: false, ...options });
+  const engine = new JobQueueEngine({ ...storeOptions(place), ...options });
   try {
     await test(engine);
   } finally {
@@ -108,7 +108,7 @@ function settle(): Promise<void> {
 
 describe("JobQueueEngine: order and concurrency", () => {
   test("ready jobs start in execution-date order, then in creation order", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withEngine(directory, { maxConcurrency: 1 }, async (engine) => {
         const order: string[] = [];
         engine.registerJobHandler("record", (name: string) => {
@@ -141,7 +141,7 @@ describe("JobQueueEngine: order and concurrency", () => {
 
   for (const limit of [1, 3]) {
     test(`an engine never runs more than maxConcurrency ${limit} handlers at once`, async () => {
-      await withTempDir(async (directory) => {
+      await withPlace(async (place) => {
         await withEngine(directory, { maxConcurrency: limit }, async (engine) => {
           const total = 10;
           let active = 0;
@@ -183,7 +183,7 @@ describe("JobQueueEngine: order and concurrency", () => {
   }
 
   test("setMaxConcurrency() starts waiting jobs when raised and holds new starts when lowered", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // Polls a minute apart: only setMaxConcurrency() itself can start the waiting jobs.
       await withEngine(directory, { maxConcurrency: 1, pollInterval: 60_000 }, async (engine) => {
         const gates = new Gates();
@@ -234,7 +234,7 @@ describe("JobQueueEngine: order and concurrency", () => {
   });
 
   test("hasReachedMaxConcurrency tells whether every slot is taken", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withEngine(directory, { maxConcurrency: 2 }, async (engine) => {
         const gates = new Gates();
         engine.registerJobHandler("hold", () => gates.wait("all"));
@@ -260,8 +260,8 @@ describe("JobQueueEngine: order and concurrency", () => {
   });
 
   test("setMaxConcurrency() rejects a value that is not a positive integer with a RangeError", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
       for (const value of [0, -1, 2.5, NaN]) {
         assert.throws(() => engine.setMaxConcurrency(value), RangeError, String(value));
       }
@@ -272,7 +272,7 @@ describe("JobQueueEngine: order and concurrency", () => {
 
 describe("JobQueueEngine: timing", () => {
   test("a deferred job starts once its execution date has come, not before", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withEngine(directory, {}, async (engine) => {
         const ran = deferred<number>();
         engine.registerJobHandler("later", () => ran.resolve(Date.now()));
@@ -287,7 +287,7 @@ describe("JobQueueEngine: timing", () => {
   });
 
   test("a job due beyond setTimeout's 2^31-1 ms limit does not run early", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withEngine(directory, {}, async (engine) => {
         const ran: string[] = [];
         engine.registerJobHandler("run", (name: string) => {
@@ -319,7 +319,7 @@ describe("JobQueueEngine: timing", () => {
       return realSetTimeout(handler, delay);
     }) as typeof setTimeout;
     try {
-      await withTempDir(async (directory) => {
+      await withPlace(async (place) => {
         await withEngine(directory, {}, async (engine) => {
           engine.registerJobHandler("run", () => {});
           await engine.scheduleJob({ methodName: "run", executionDate: Date.now() + 2 ** 32 });
@@ -341,7 +341,7 @@ describe("JobQueueEngine: timing", () => {
 
 describe("JobQueueEngine: several engines", () => {
   test("a started engine picks up, by polling, a job another engine wrote", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // The completed file is kept to check that the worker wrote the outcome.
       const options = { pollInterval: 50, keepCompleted: true };
       await withEngine(directory, options, async (worker) => {
@@ -362,7 +362,7 @@ describe("JobQueueEngine: several engines", () => {
 
 describe("JobQueueEngine: managing jobs", () => {
   test("removeJobsByMethodName() removes that method's jobs and no others", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withEngine(directory, { maxConcurrency: 1 }, async (engine) => {
         const ran: string[] = [];
         const record = (methodName: string) => () => {
@@ -390,7 +390,7 @@ describe("JobQueueEngine: managing jobs", () => {
   });
 
   test("removeJobsByMethodName() leaves a running job alone", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // The completed file is kept to check that the running job's outcome was written.
       await withEngine(directory, { keepCompleted: true }, async (engine) => {
         const gates = new Gates();
@@ -422,7 +422,7 @@ describe("JobQueueEngine: managing jobs", () => {
   });
 
   test("getAllJobs() reads every job from disk, in id order, with its state", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const now = Date.now();
       const scheduled: Job[] = [];
       // Completed files are kept so that the reader finds jobs in every state.
@@ -464,7 +464,7 @@ describe("JobQueueEngine: managing jobs", () => {
 
 describe("JobQueueEngine: loading", () => {
   test("load() twice reads the directory once", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let stored: Job | undefined;
       await withEngine(directory, {}, async (producer) => {
         stored = await producer.scheduleJob({ methodName: "once" });
@@ -496,7 +496,7 @@ describe("JobQueueEngine: loading", () => {
   });
 
   test("a job left IN_PROGRESS without a claim runs again on load, one attempt more", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // What a process killed mid-run leaves: the file says IN_PROGRESS, and
       // no live engine holds a claim on it.
       const job = Job.fromSpec({ methodName: "resume", params: { step: 2 } });
@@ -529,7 +529,7 @@ describe("JobQueueEngine: loading", () => {
 
 describe("JobQueueEngine: options and input", () => {
   test("the eventListener option receives error and debug events", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const heard: [string, unknown][] = [];
       await withEngine(directory, {
         eventListener: (eventName, event) => heard.push([eventName, event]),
@@ -560,7 +560,7 @@ describe("JobQueueEngine: options and input", () => {
   });
 
   test("registerJobHandler() rejects an unsafe name or a non-function with a TypeError", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withEngine(directory, {}, async (engine) => {
         for (const name of ["../escape", "a/b", "a\\b", ".hidden", "", "a b", "x".repeat(200)]) {
           assert.throws(() => engine.registerJobHandler(name, () => {}), TypeError, name);

@@ -91,7 +91,7 @@ describe("JobQueue: starting", () => {
   });
 
   test("the default, fsync on, stores and runs jobs", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // fsync is left at its default; the completed file is kept to check
       // that the outcome went through the fsynced write.
       const queue = new JobQueue({ directory, keepCompleted: true });
@@ -120,7 +120,7 @@ describe("JobQueue: starting", () => {
 
 describe("JobQueue: finished jobs' files", () => {
   test("by default a completed job's file is removed, and getAllJobs() no longer lists it", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("fine", () => {});
       queue.registerJobHandler("broken", () => {
         throw new Error("boom");
@@ -152,7 +152,7 @@ describe("JobQueue: finished jobs' files", () => {
 
 describe("JobQueue: events", () => {
   test("an event type nobody listens to is not dispatched; once listened to, it is", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const dispatched: string[] = [];
       class CountingQueue extends JobQueue {
         override dispatchEvent(event: Event): boolean {
@@ -289,7 +289,7 @@ describe("JobQueue: failures", () => {
   ];
   for (const { how, handler, name, message } of failures) {
     test(`a handler that ${how} fails its job, records the error and keeps the file`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         queue.registerJobHandler("fragile", handler);
         const failed = nextEvent(queue, "failed");
         const errorSeen = nextEvent(queue, "error");
@@ -316,7 +316,7 @@ describe("JobQueue: failures", () => {
   }
 
   test("a due job without a handler fails with a JobQueueError naming the method", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const failed = nextEvent(queue, "failed");
       const errorSeen = nextEvent(queue, "error");
       const job = await queue.scheduleJob({ methodName: "unheardOf" });
@@ -339,9 +339,9 @@ describe("JobQueue: failures", () => {
 
 describe("JobQueue: shutdown", () => {
   test("dispose() resolves after running handlers settle and their outcome is written", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // The completed file is kept to check that the outcome was written.
-      const queue = new JobQueue({ directory, fsync: false, keepCompleted: true });
+      const queue = new JobQueue({ ...storeOptions(place), keepCompleted: true });
       const release = deferred<void>();
       queue.registerJobHandler("slow", () => release.promise);
       const started = nextEvent(queue, "started");
@@ -362,8 +362,8 @@ describe("JobQueue: shutdown", () => {
   });
 
   test("scheduleJob() rejects with a JobQueueError after dispose() and writes nothing", async () => {
-    await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const queue = new JobQueue(storeOptions(place));
       await queue.start();
       await queue.dispose();
       await assert.rejects(queue.scheduleJob({ methodName: "late" }), JobQueueError);
@@ -373,10 +373,10 @@ describe("JobQueue: shutdown", () => {
   });
 
   test("await using disposes the queue at the end of the block", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let escaped: JobQueue | undefined;
       {
-        await using queue = new JobQueue({ directory, fsync: false });
+        await using queue = new JobQueue(storeOptions(place));
         escaped = queue;
         await queue.start();
       }
@@ -385,9 +385,9 @@ describe("JobQueue: shutdown", () => {
   });
 
   test("dispose({ timeout }) aborts the handler's signal and gives the job back unfailed", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const timeout = 100;
-      const queue = new JobQueue({ directory, fsync: false });
+      const queue = new JobQueue(storeOptions(place));
       const failures: Job[] = [];
       queue.on("failed", (job) => failures.push(job));
       let abortedAt: number | undefined;
@@ -416,7 +416,7 @@ describe("JobQueue: shutdown", () => {
 
       // The interrupted job runs when a queue next starts on the directory;
       // its completed file is kept to check that the outcome was written.
-      const next = new JobQueue({ directory, fsync: false, keepCompleted: true });
+      const next = new JobQueue({ ...storeOptions(place), keepCompleted: true });
       try {
         const ran = deferred<{ params: unknown; attempt: number }>();
         next.registerJobHandler("endless", (params) => {
@@ -462,8 +462,8 @@ describe("JobQueue: job context", () => {
 
 describe("JobQueue: options", () => {
   test("a queue built on an engine uses that engine", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
       const queue = new JobQueue({ engine, directory });
       try {
         assert.equal(queue.engine, engine);
@@ -482,8 +482,8 @@ describe("JobQueue: options", () => {
   });
 
   test("a queue rejects an engine on another directory with a TypeError", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
       try {
         assert.throws(
           () => new JobQueue({ engine, directory: join(directory, "elsewhere") }),
@@ -502,7 +502,7 @@ describe("JobQueue: options", () => {
 
   for (const maxConcurrency of [0, -1, 1.5, NaN]) {
     test(`a queue with maxConcurrency ${maxConcurrency} is a RangeError`, async () => {
-      await withTempDir(async (directory) => {
+      await withPlace(async (place) => {
         assert.throws(() => new JobQueue({ directory, maxConcurrency }), RangeError);
         assert.deepEqual(await readdir(directory), []);
       });

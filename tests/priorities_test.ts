@@ -38,7 +38,7 @@ async function readRecord(directory: string, job: Job): Promise<Record<string, u
  */
 async function runOneAtATime(directory: string, count: number): Promise<unknown[]> {
   const ran: unknown[] = [];
-  await withQueueOn(directory, { maxConcurrency: 1 }, async (queue) => {
+  await withQueueOn(place, { maxConcurrency: 1 }, async (queue) => {
     queue.registerJobHandler("work", (name: string) => {
       ran.push(name);
     });
@@ -145,7 +145,7 @@ describe("priorities", () => {
   }
 
   test("the file holds the priority only when it is not 0", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const none = await queue.scheduleJob({ methodName: "work" });
       const zero = await queue.scheduleJob({ methodName: "work", priority: 0 });
       const high = await queue.scheduleJob({ methodName: "work", priority: 7 });
@@ -167,9 +167,9 @@ describe("priorities", () => {
   });
 
   test("priorities survive a restart: a new queue on the directory runs jobs in priority order", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const now = Date.now();
-      await withQueueOn(directory, {}, async (queue) => {
+      await withQueueOn(place, {}, async (queue) => {
         await queue.scheduleJob({ methodName: "work", params: "c", executionDate: now - 3000 });
         await queue.scheduleJob({ methodName: "work", params: "a", priority: 9 });
         await queue.scheduleJob({
@@ -185,8 +185,8 @@ describe("priorities", () => {
   });
 
   test("jobs found in the directory before they are due start in priority order once due", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, {}, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, {}, async (queue) => {
         // One batch: every job gets the same execution date.
         await queue.scheduleJobs(
           [["low", -2], ["mid", 0], ["high", 4], ["top", 8]].map(([name, priority]) => ({

@@ -87,7 +87,7 @@ describe("recurring jobs: schedules", () => {
 
 describe("recurring jobs: running", () => {
   test("each occurrence runs once and schedules the next, so one occurrence always waits", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("tick", () => {});
       const started = collectEvents(queue, "started", 3);
       await queue.scheduleJob({ methodName: "tick", repeat: { every: 100 } });
@@ -121,15 +121,15 @@ describe("recurring jobs: running", () => {
   });
 
   test("occurrences missed while no queue ran run once, late, then the schedule goes on from now", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const spec = { methodName: "tick", repeat: { every: 100 } };
-      await withQueueOn(directory, {}, async (queue) => {
+      await withQueueOn(place, {}, async (queue) => {
         await queue.scheduleJob(spec);
       });
       // Several occurrences pass with no queue running.
       await delay(350);
       const restart = Date.now();
-      await withQueueOn(directory, {}, async (queue) => {
+      await withQueueOn(place, {}, async (queue) => {
         queue.registerJobHandler("tick", () => {});
         const started = collectEvents(queue, "started", 2);
         await queue.scheduleJob(spec);
@@ -156,11 +156,11 @@ describe("recurring jobs: running", () => {
         await super.link(existing, newPath);
       }
     }
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, { pollInterval: 20 }, async (runner) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, { pollInterval: 20 }, async (runner) => {
         const runs: string[] = [];
         runner.registerJobHandler("tick", () => void runs.push(jobContext().job.uniqueKey!));
-        await withQueueOn(directory, { fs: new SlowKeys() }, async (slow) => {
+        await withQueueOn(place, { fs: new SlowKeys() }, async (slow) => {
           // Just after an occurrence, so that both queues compute the next one.
           await delay(every - (Date.now() % every) + 5);
           const first = await runner.scheduleJob(spec);
@@ -199,7 +199,7 @@ describe("recurring jobs: running", () => {
         ? { kind: "slow", delay: 30 }
         : undefined
     );
-    await withQueue({ fs }, async (queue, directory) => {
+    await withQueue({ fs }, async (queue, place) => {
       await assert.rejects(
         queue.scheduleJob({ methodName: "tick", repeat: { every: 10 } }),
         (error: unknown) =>

@@ -22,7 +22,7 @@ async function jobFiles(directory: string): Promise<string[]> {
 
 describe("results", () => {
   test("a handler's return value is the job's result, in the event and in the kept file", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       queue.registerJobHandler("add", (a: number, b: number) => ({ sum: a + b, terms: [a, b] }));
       const completed = await runToEnd(queue, { methodName: "add", params: [2, 3] });
       assert.equal(completed.state, JobState.COMPLETED);
@@ -36,7 +36,7 @@ describe("results", () => {
   });
 
   test("an async handler's resolved value is the result", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       queue.registerJobHandler("fetch", async () => {
         await Promise.resolve();
         return "payload";
@@ -48,16 +48,16 @@ describe("results", () => {
   });
 
   test("without keepCompleted the file is removed, and the event still carries the result", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("answer", () => [42, "x", null, true]);
       const completed = await runToEnd(queue, { methodName: "answer" });
       assert.deepEqual(completed.result, [42, "x", null, true]);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
     });
   });
 
   test("a handler that returns nothing completes without a result and without an error", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       const errors = recordEvents(queue, "error");
       queue.registerJobHandler("quiet", () => {});
       const completed = await runToEnd(queue, { methodName: "quiet" });
@@ -78,7 +78,7 @@ describe("results", () => {
   ];
   for (const [what, value] of UNSTORABLE) {
     test(`a result that is ${what} completes the job without a result, and an error says it is not stored`, async () => {
-      await withQueue({ keepCompleted: true }, async (queue, directory) => {
+      await withQueue({ keepCompleted: true }, async (queue, place) => {
         const errors: JobQueueError[] = recordEvents(queue, "error");
         queue.registerJobHandler("odd", () => value);
         const completed = await runToEnd(queue, { methodName: "odd" });
@@ -96,7 +96,7 @@ describe("results", () => {
   }
 
   test("the stored result is a copy: later changes to the returned object do not reach it", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       const returned = { count: 1 };
       queue.registerJobHandler("count", () => returned);
       const completed = nextEvent(queue, "completed");
@@ -112,7 +112,7 @@ describe("results", () => {
 
 describe("progress", () => {
   test("progress() writes the value into the running job's file and emits a 'progress' event", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const events = recordEvents(queue, "progress");
       const seen: Record<string, unknown>[] = [];
       queue.registerJobHandler("steps", async () => {
@@ -159,7 +159,7 @@ describe("progress", () => {
   ];
   for (const [what, value] of UNSTORABLE) {
     test(`progress() rejects ${what} with a TypeError and leaves the file as it was`, async () => {
-      await withQueue({ keepCompleted: true }, async (queue, directory) => {
+      await withQueue({ keepCompleted: true }, async (queue, place) => {
         const events = recordEvents(queue, "progress");
         let rejection: unknown;
         let fileAfter: Record<string, unknown> | undefined;
@@ -194,7 +194,7 @@ describe("progress", () => {
   });
 
   test("the completed job keeps the last progress, in the event and in the kept file", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       queue.registerJobHandler("count", async () => {
         for (const step of [1, 2, 3]) await jobContext().progress({ step });
         return "counted";
@@ -209,7 +209,7 @@ describe("progress", () => {
   });
 
   test("the failed job keeps the last progress", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.on("error", () => {});
       queue.registerJobHandler("partial", async () => {
         await jobContext().progress(40);

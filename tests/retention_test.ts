@@ -77,12 +77,12 @@ async function backdate(directory: string, job: Job, ago: number): Promise<void>
 
 describe("retention of completed jobs", () => {
   test("by default a completed job's file is removed", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, {}, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, {}, async (queue) => {
         registerHandlers(queue);
         const [job] = await runAll(queue, [{ methodName: "work" }]);
         assert.equal(job!.state, JobState.COMPLETED);
-        assert.deepEqual(await jobFiles(directory), []);
+        assert.deepEqual(await storedIds(place), []);
         assert.deepEqual(await queue.getAllJobs(), []);
         assert.deepEqual(await readdir(join(directory, ".jobq", "claims")), []);
       });
@@ -90,11 +90,11 @@ describe("retention of completed jobs", () => {
   });
 
   test("keepCompleted: true keeps a completed job's file, as COMPLETED", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, { keepCompleted: true }, async (queue) => {
         registerHandlers(queue);
         const [job] = await runAll(queue, [{ methodName: "work" }]);
-        assert.equal((await readJobFile(directory, job!)).state, JobState.COMPLETED);
+        assert.equal((await readStoredJob(place, job!)).state, JobState.COMPLETED);
         assert.deepEqual(
           (await queue.getAllJobs()).map((listed) => [listed.id, listed.state]),
           [[job!.id, JobState.COMPLETED]],
@@ -105,9 +105,9 @@ describe("retention of completed jobs", () => {
   });
 
   test("keepCompleted { count: 2 } keeps the files of the two newest completed jobs", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let jobs: Job[] = [];
-      await withQueueOn(directory, { keepCompleted: { count: 2 } }, async (queue) => {
+      await withQueueOn(place, { keepCompleted: { count: 2 } }, async (queue) => {
         registerHandlers(queue);
         jobs = await runAll(queue, Array.from({ length: 5 }, () => ({ methodName: "work" })));
       });
@@ -115,14 +115,14 @@ describe("retention of completed jobs", () => {
       const newest = jobs.slice(-2);
       assert.deepEqual(await jobFiles(directory), newest.map(fileOf).sort());
       for (const job of newest) {
-        assert.equal((await readJobFile(directory, job)).state, JobState.COMPLETED);
+        assert.equal((await readStoredJob(place, job)).state, JobState.COMPLETED);
       }
-      await withQueueOn(directory, {}, (queue) => assertListingAgrees(queue, directory));
+      await withQueueOn(place, {}, (queue) => assertListingAgrees(queue, directory));
     });
   });
 
   test("keepCompleted { count: 2 } keeps two files when jobs complete concurrently", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const completionOrder: Job[] = [];
       await withQueueOn(
         directory,
@@ -141,7 +141,7 @@ describe("retention of completed jobs", () => {
   });
 
   test("keepCompleted { age: 200 } removes a completed job's file once it is older than that", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withQueueOn(
         directory,
         { keepCompleted: { age: 200 }, pollInterval: 50 },
@@ -175,7 +175,7 @@ describe("retention of completed jobs", () => {
     ] as const
   ) {
     test(`keepCompleted ${JSON.stringify(value)} is refused with a ${error.name}`, async () => {
-      await withTempDir(async (directory) => {
+      await withPlace(async (place) => {
         assert.throws(
           () => new JobQueue({ directory, keepCompleted: value as unknown as boolean }),
           error,
@@ -211,9 +211,9 @@ async function heapInUse(): Promise<number> {
 async function heapGrowthOfCompletedJobs(
   keepCompleted: NonNullable<JobQueueOptions["keepCompleted"]>,
 ): Promise<number> {
-  return await withTempDir(async (directory) => {
+  return await withPlace(async (place) => {
     let growth = 0;
-    await withQueueOn(directory, { keepCompleted }, async (queue) => {
+    await withQueueOn(place, { keepCompleted }, async (queue) => {
       queue.registerJobHandler("work", () => {});
       const count = 300;
       let completed = 0;
@@ -260,9 +260,9 @@ describe("memory of completed jobs", () => {
 describe("retention of failed jobs", () => {
   for (const keepCompleted of [false, { count: 0 }, { age: 0 }]) {
     test(`failed jobs are kept with keepCompleted ${JSON.stringify(keepCompleted)}`, async () => {
-      await withTempDir(async (directory) => {
+      await withPlace(async (place) => {
         let failed: Job | undefined;
-        await withQueueOn(directory, { keepCompleted, pollInterval: 50 }, async (queue) => {
+        await withQueueOn(place, { keepCompleted, pollInterval: 50 }, async (queue) => {
           registerHandlers(queue);
           // The completed job runs after the failed one: its removal shows
           // that pruning ran with the failed job in the directory.
@@ -274,18 +274,18 @@ describe("retention of failed jobs", () => {
           failed = first;
         });
         assert.deepEqual(await jobFiles(directory), [fileOf(failed!)]);
-        const stored = await readJobFile(directory, failed!);
+        const stored = await readStoredJob(place, failed!);
         assert.equal(stored.state, JobState.FAILED);
         assert.equal(stored.error?.message, "this job always fails");
-        await withQueueOn(directory, {}, (queue) => assertListingAgrees(queue, directory));
+        await withQueueOn(place, {}, (queue) => assertListingAgrees(queue, directory));
       });
     });
   }
 
   test("pruneFailedJobs() removes only the failed jobs older than olderThan, and counts them", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let jobs: Job[] = [];
-      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+      await withQueueOn(place, { keepCompleted: true }, async (queue) => {
         registerHandlers(queue);
         jobs = await runAll(queue, [
           { methodName: "fail" },
@@ -300,7 +300,7 @@ describe("retention of failed jobs", () => {
       await backdate(directory, olderFailure, 86_400_000);
       await backdate(directory, oldCompletion, 3_600_000);
 
-      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+      await withQueueOn(place, { keepCompleted: true }, async (queue) => {
         const waiting = await queue.scheduleJob({ methodName: "work", waitTime: 3_600_000 });
         assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 2);
         assert.deepEqual(
@@ -317,8 +317,8 @@ describe("retention of failed jobs", () => {
   });
 
   test("pruneFailedJobs() refuses a negative olderThan with a RangeError and removes nothing", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, {}, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, {}, async (queue) => {
         registerHandlers(queue);
         const [failed] = await runAll(queue, [{ methodName: "fail" }]);
         await assert.rejects(queue.pruneFailedJobs({ olderThan: -1 }), RangeError);

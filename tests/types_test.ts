@@ -106,8 +106,8 @@ export async function untypedQueueChecks(queue: JobQueue): Promise<void> {
 }
 
 test("a typed queue runs its typed handlers with the params they were scheduled with", async () => {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue<Jobs>({ directory, fsync: false });
+  await withPlace(async (place) => {
+    const queue = new JobQueue<Jobs>(storeOptions(place));
     try {
       queue.registerJobHandler("add", (a, b) => a + b);
       queue.registerJobHandler("sendEmail", ({ to }) => to);
@@ -125,8 +125,8 @@ test("a typed queue runs its typed handlers with the params they were scheduled 
 });
 
 test("a typed addEventListener listener receives the JobEvent, and removeEventListener removes it", async () => {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue({ directory, fsync: false });
+  await withPlace(async (place) => {
+    const queue = new JobQueue(storeOptions(place));
     try {
       const received: JobEvent[] = [];
       const removed: JobEvent[] = [];

@@ -25,7 +25,7 @@ async function jobFiles(directory: string): Promise<string[]> {
 
 describe("unique jobs", () => {
   test("scheduling a uniqueKey that a waiting job holds resolves to that job and stores nothing", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const scheduled = recordEvents(queue, "scheduled");
       const first = await queue.scheduleJob({
         methodName: "sync",
@@ -107,7 +107,7 @@ describe("unique jobs", () => {
   });
 
   test("several processes scheduling one key at once store exactly one job", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const fixtures = [1, 2, 3].map(() =>
         spawnFixture("schedule_unique", [directory, "nightly-report", "10"])
       );
@@ -123,7 +123,7 @@ describe("unique jobs", () => {
   });
 
   test("a key left by an engine that died before its job file landed is taken over", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const unique = join(directory, ".jobq", "unique");
       await mkdir(unique, { recursive: true });
       const name = createHash("sha256").update("orphan").digest("hex");
@@ -137,7 +137,7 @@ describe("unique jobs", () => {
           createdAt: Date.now() - 60_000,
         }),
       );
-      const queue = new JobQueue({ directory, fsync: false });
+      const queue = new JobQueue(storeOptions(place));
       try {
         const job = await queue.scheduleJob({ methodName: "work", uniqueKey: "orphan" });
         assert.deepEqual(await jobFiles(directory), [`${job.key}.json`]);
@@ -150,7 +150,7 @@ describe("unique jobs", () => {
   });
 
   test("a uniqueKey with a lone surrogate is refused with a TypeError, so that two such keys never map to one job", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       // Encoded as UTF-8 both become U+FFFD: hashed alike, the second would
       // silently resolve to the first.
       for (const uniqueKey of ["key-\ud800", "key-\udc00", "\udbff-key"]) {
@@ -160,7 +160,7 @@ describe("unique jobs", () => {
             error instanceof TypeError && /well-formed|lone surrogate/.test(error.message),
         );
       }
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       // A surrogate pair is a character like any other.
       const job = await queue.scheduleJob({ methodName: "work", uniqueKey: "key-\u{1f600}" });
       assert.equal(job.uniqueKey, "key-\u{1f600}");
@@ -178,14 +178,14 @@ describe("unique jobs", () => {
   });
 
   test("an invalid uniqueKey is refused with a TypeError and nothing is written", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       for (const uniqueKey of ["", "x".repeat(513), 42]) {
         await assert.rejects(
           queue.scheduleJob({ methodName: "work", uniqueKey: uniqueKey as string }),
           TypeError,
         );
       }
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
     });
   });
 });

@@ -56,7 +56,7 @@ interface RunnerAndWatcher {
 
 /** Runs `body` with a {@linkcode RunnerAndWatcher} on a fresh directory, keeping completed jobs. */
 async function withRunnerAndWatcher(body: (queues: RunnerAndWatcher) => Promise<void>) {
-  await withTempDir(async (directory) => {
+  await withPlace(async (place) => {
     const options = { directory, fsync: false, keepCompleted: true, pollInterval: 20 } as const;
     const runner = new JobQueue(options);
     const reads = new ReadObserver();
@@ -161,7 +161,7 @@ describe("onIdle()", () => {
   });
 
   test("does not wait for jobs due much later", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const ran: string[] = [];
       queue.registerJobHandler("work", (name: string) => {
         ran.push(name);
@@ -175,7 +175,7 @@ describe("onIdle()", () => {
       await queue.start();
       await soon(queue.onIdle(), "onIdle()");
       assert.deepEqual(ran, ["now"]);
-      assert.equal((await readJobFile(directory, later)).state, JobState.NOT_STARTED);
+      assert.equal((await readStoredJob(place, later)).state, JobState.NOT_STARTED);
       assert.equal(await isPending(queue.drained()), true);
     });
   });
@@ -376,7 +376,7 @@ describe("settled()", () => {
   });
 
   test("resolves in a queue that only schedules, for the job another queue on the directory runs", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const options = { directory, fsync: false, keepCompleted: true, pollInterval: 20 } as const;
       const producer = new JobQueue(options);
       const worker = new JobQueue(options);
