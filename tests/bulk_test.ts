@@ -28,6 +28,7 @@ import {
   withTempDir,
 } from "./_helpers.ts";
 import { delay, withDeadline } from "./_process_helpers.ts";
+import { storedIds, storeOptions, withPlace } from "./_store.ts";
 
 /** The job files in `directory`, sorted. */
 async function jobFiles(directory: string): Promise<string[]> {

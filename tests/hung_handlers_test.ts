@@ -14,9 +14,9 @@ import {
   spawnFixture,
   withQueue,
   withQueueOn,
-  withTempDir,
 } from "./_helpers.ts";
-import { cleanUpFixtures, delay, readJobFile, withDeadline } from "./_process_helpers.ts";
+import { cleanUpFixtures, delay, withDeadline } from "./_process_helpers.ts";
+import { readStoredJob, storeOptions, withPlace } from "./_store.ts";
 
 /** A handler that never settles and never looks at its signal. */
 const hang = () => new Promise<never>(() => {});
@@ -243,7 +243,7 @@ describe("dispose({ timeout })", () => {
 
   test("the process exits by itself after dispose, with handlers still hung", async () => {
     await withPlace(async (place) => {
-      const child = spawnFixture("dispose_hung", [directory]);
+      const child = spawnFixture("dispose_hung", [place]);
       try {
         await child.waitForOutput("disposed");
         const exit = await withDeadline(child.exited, 10_000, "the process's exit");

@@ -18,6 +18,7 @@ import {
   JobState,
 } from "../mod.ts";
 import { type Deferred, deferred, withTempDir } from "./_helpers.ts";
+import { storeOptions, withPlace } from "./_store.ts";
 
 type EngineOptions = Omit<JobQueueEngineOptions, "directory">;
 

@@ -21,6 +21,7 @@ import {
   JobState,
 } from "../mod.ts";
 import { collectEvents, deferred, nextEvent, withQueue, withTempDir } from "./_helpers.ts";
+import { storeOptions, withPlace } from "./_store.ts";
 
 async function readRecord(directory: string, job: Job): Promise<JobRecord> {
   return JSON.parse(await readFile(join(directory, `${job.key}.json`), "utf8"));

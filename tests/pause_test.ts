@@ -13,9 +13,9 @@ import {
   outcomeOf,
   recordEvents,
   withQueue,
-  withTempDir,
 } from "./_helpers.ts";
-import { readJobFile, withDeadline } from "./_process_helpers.ts";
+import { withDeadline } from "./_process_helpers.ts";
+import { readStoredJob, storeOptions, withPlace } from "./_store.ts";
 
 /** Registers a handler for each method that records `<method>:<params>` in `ran`. */
 function recordRuns(queue: JobQueue, methods: string[]): string[] {

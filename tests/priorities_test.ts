@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import type { Job, JobQueue, JobSpec } from "../mod.ts";
 import { collectEvents, startBlocker, withQueue, withQueueOn, withTempDir } from "./_helpers.ts";
 import { withDeadline } from "./_process_helpers.ts";
+import { withPlace } from "./_store.ts";
 
 /**
  * Schedules `specs` (method `work`, params = a name) on a queue that has not

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type Job, jobContext, type JobQueueError, JobState } from "../mod.ts";
 import { nextEvent, recordEvents, runToEnd, withQueue } from "./_helpers.ts";
+import { storedIds } from "./_store.ts";
 
 /** The raw record of a job's file. */
 async function readRecord(directory: string, job: Job): Promise<Record<string, unknown>> {

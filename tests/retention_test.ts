@@ -13,6 +13,7 @@ import vm from "node:vm";
 import { type Job, JobQueue, type JobQueueOptions, type JobSpec, JobState } from "../mod.ts";
 import { withQueueOn, withTempDir } from "./_helpers.ts";
 import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
+import { readStoredJob, storedIds, withPlace } from "./_store.ts";
 
 /** The job files in `directory`. */
 async function jobFiles(directory: string): Promise<string[]> {

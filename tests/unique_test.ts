@@ -17,6 +17,7 @@ import {
   withTempDir,
 } from "./_helpers.ts";
 import { withDeadline } from "./_process_helpers.ts";
+import { storedIds, storeOptions, withPlace } from "./_store.ts";
 
 /** The job files in a directory. */
 async function jobFiles(directory: string): Promise<string[]> {
