@@ -7,9 +7,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Job, JobQueue, JobSpec } from "../mod.ts";
-import { collectEvents, startBlocker, withQueue, withQueueOn, withTempDir } from "./_helpers.ts";
+import { collectEvents, startBlocker, withQueue, withQueueOn } from "./_helpers.ts";
 import { withDeadline } from "./_process_helpers.ts";
-import { withPlace } from "./_store.ts";
+import { fileStoreOnly, type Place, withPlace } from "./_store.ts";
 
 /**
  * Schedules `specs` (method `work`, params = a name) on a queue that has not
@@ -34,10 +34,10 @@ async function readRecord(directory: string, job: Job): Promise<Record<string, u
 }
 
 /**
- * Starts a new queue on `directory` with one slot, runs `count` "work" jobs
+ * Starts a new queue on `place` with one slot, runs `count` "work" jobs
  * and resolves with their params in the order they ran.
  */
-async function runOneAtATime(directory: string, count: number): Promise<unknown[]> {
+async function runOneAtATime(place: Place, count: number): Promise<unknown[]> {
   const ran: unknown[] = [];
   await withQueueOn(place, { maxConcurrency: 1 }, async (queue) => {
     queue.registerJobHandler("work", (name: string) => {
@@ -145,8 +145,8 @@ describe("priorities", () => {
     });
   }
 
-  test("the file holds the priority only when it is not 0", async () => {
-    await withQueue({}, async (queue, place) => {
+  test("the file holds the priority only when it is not 0", fileStoreOnly, async () => {
+    await withQueue({}, async (queue, directory) => {
       const none = await queue.scheduleJob({ methodName: "work" });
       const zero = await queue.scheduleJob({ methodName: "work", priority: 0 });
       const high = await queue.scheduleJob({ methodName: "work", priority: 7 });
@@ -181,7 +181,7 @@ describe("priorities", () => {
         });
         await queue.scheduleJob({ methodName: "work", params: "b", priority: 3 });
       });
-      assert.deepEqual(await runOneAtATime(directory, 4), ["a", "b", "c", "d"]);
+      assert.deepEqual(await runOneAtATime(place, 4), ["a", "b", "c", "d"]);
     });
   });
 
@@ -198,7 +198,7 @@ describe("priorities", () => {
           })),
         );
       });
-      assert.deepEqual(await runOneAtATime(directory, 4), ["top", "high", "mid", "low"]);
+      assert.deepEqual(await runOneAtATime(place, 4), ["top", "high", "mid", "low"]);
     });
   });
 });

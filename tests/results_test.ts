@@ -4,21 +4,14 @@
  * events and in the job's file.
  */
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type Job, jobContext, type JobQueueError, JobState } from "../mod.ts";
 import { nextEvent, recordEvents, runToEnd, withQueue } from "./_helpers.ts";
-import { storedIds } from "./_store.ts";
+import { type Place, readStoredJob, storedIds } from "./_store.ts";
 
-/** The raw record of a job's file. */
-async function readRecord(directory: string, job: Job): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(join(directory, `${job.key}.json`), "utf8"));
-}
-
-/** The job files in `directory`. */
-async function jobFiles(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => name.endsWith(".json"));
+/** The record of a job as it is stored now on `place`: only the fields it has. */
+async function readRecord(place: Place, job: Job): Promise<Record<string, unknown>> {
+  return { ...(await readStoredJob(place, job)).toJSON() };
 }
 
 describe("results", () => {
@@ -28,7 +21,7 @@ describe("results", () => {
       const completed = await runToEnd(queue, { methodName: "add", params: [2, 3] });
       assert.equal(completed.state, JobState.COMPLETED);
       assert.deepEqual(completed.result, { sum: 5, terms: [2, 3] });
-      const record = await readRecord(directory, completed);
+      const record = await readRecord(place, completed);
       assert.equal(record.state, JobState.COMPLETED);
       assert.deepEqual(record.result, { sum: 5, terms: [2, 3] });
       const [stored] = await queue.getAllJobs();
@@ -44,7 +37,7 @@ describe("results", () => {
       });
       const completed = await runToEnd(queue, { methodName: "fetch" });
       assert.equal(completed.result, "payload");
-      assert.equal((await readRecord(directory, completed)).result, "payload");
+      assert.equal((await readRecord(place, completed)).result, "payload");
     });
   });
 
@@ -63,7 +56,7 @@ describe("results", () => {
       queue.registerJobHandler("quiet", () => {});
       const completed = await runToEnd(queue, { methodName: "quiet" });
       assert.equal(completed.result, undefined);
-      assert.equal("result" in await readRecord(directory, completed), false);
+      assert.equal("result" in await readRecord(place, completed), false);
       assert.deepEqual(errors, []);
     });
   });
@@ -85,7 +78,7 @@ describe("results", () => {
         const completed = await runToEnd(queue, { methodName: "odd" });
         assert.equal(completed.state, JobState.COMPLETED);
         assert.equal(completed.result, undefined);
-        const record = await readRecord(directory, completed);
+        const record = await readRecord(place, completed);
         assert.equal(record.state, JobState.COMPLETED);
         assert.equal("result" in record, false);
         assert.equal(errors.length, 1, errors.map((error) => error.message).join("\n"));
@@ -106,7 +99,7 @@ describe("results", () => {
       const job = await completed;
       returned.count = 2;
       assert.deepEqual(job.result, { count: 1 });
-      assert.deepEqual((await readRecord(directory, job)).result, { count: 1 });
+      assert.deepEqual((await readRecord(place, job)).result, { count: 1 });
     });
   });
 });
@@ -119,9 +112,9 @@ describe("progress", () => {
       queue.registerJobHandler("steps", async () => {
         const { job, progress } = jobContext();
         await progress({ done: 1, of: 2 });
-        seen.push(await readRecord(directory, job));
+        seen.push(await readRecord(place, job));
         await progress(100);
-        seen.push(await readRecord(directory, job));
+        seen.push(await readRecord(place, job));
       });
       const completed = await runToEnd(queue, { methodName: "steps" });
       assert.deepEqual(seen.map((record) => record.progress), [{ done: 1, of: 2 }, 100]);
@@ -168,7 +161,7 @@ describe("progress", () => {
           const { job, progress } = jobContext();
           await progress(10);
           rejection = await progress(value).then(() => undefined, (error) => error);
-          fileAfter = await readRecord(directory, job);
+          fileAfter = await readRecord(place, job);
         });
         const completed = await runToEnd(queue, { methodName: "bad" });
         assert.ok(rejection instanceof TypeError, `rejected with ${String(rejection)}`);
@@ -203,7 +196,7 @@ describe("progress", () => {
       const completed = await runToEnd(queue, { methodName: "count" });
       assert.deepEqual(completed.progress, { step: 3 });
       assert.equal(completed.result, "counted");
-      const record = await readRecord(directory, completed);
+      const record = await readRecord(place, completed);
       assert.deepEqual(record.progress, { step: 3 });
       assert.equal(record.result, "counted");
     });
@@ -219,7 +212,7 @@ describe("progress", () => {
       const failed = await runToEnd(queue, { methodName: "partial" });
       assert.equal(failed.state, JobState.FAILED);
       assert.equal(failed.progress, 40);
-      assert.equal((await readRecord(directory, failed)).progress, 40);
+      assert.equal((await readRecord(place, failed)).progress, 40);
     });
   });
 });
