@@ -21,10 +21,18 @@ import {
   JobState,
 } from "../mod.ts";
 import { collectEvents, deferred, nextEvent, withQueue, withTempDir } from "./_helpers.ts";
-import { storeOptions, withPlace } from "./_store.ts";
+import {
+  fileStoreOnly,
+  type Place,
+  readStoredJob,
+  storedIds,
+  storeOptions,
+  withPlace,
+} from "./_store.ts";
 
-async function readRecord(directory: string, job: Job): Promise<JobRecord> {
-  return JSON.parse(await readFile(join(directory, `${job.key}.json`), "utf8"));
+/** The record of a job as it is stored now on `place`. */
+async function readRecord(place: Place, job: Job): Promise<JobRecord> {
+  return (await readStoredJob(place, job)).toJSON();
 }
 
 function delay(ms: number): Promise<void> {
@@ -91,8 +99,8 @@ describe("JobQueue: starting", () => {
     });
   });
 
-  test("the default, fsync on, stores and runs jobs", async () => {
-    await withPlace(async (place) => {
+  test("the default, fsync on, stores and runs jobs", fileStoreOnly, async () => {
+    await withTempDir(async (directory) => {
       // fsync is left at its default; the completed file is kept to check
       // that the outcome went through the fsynced write.
       const queue = new JobQueue({ directory, keepCompleted: true });
@@ -140,11 +148,10 @@ describe("JobQueue: finished jobs' files", () => {
 
       // Both events come after their outcome is on disk: the completed
       // job's file is gone, the failed job's file stays with its error.
-      const files = await readdir(directory);
-      assert.deepEqual(files.filter((name) => name.endsWith(".json")), [`${broken.key}.json`]);
+      assert.deepEqual(await storedIds(place), [broken.id]);
       const jobs = await queue.getAllJobs();
       assert.deepEqual(jobs.map(({ id, state }) => [id, state]), [[broken.id, JobState.FAILED]]);
-      const record = await readRecord(directory, broken);
+      const record = await readRecord(place, broken);
       assert.equal(record.state, JobState.FAILED);
       assert.equal(record.error?.message, "boom");
     });
@@ -161,7 +168,7 @@ describe("JobQueue: events", () => {
           return super.dispatchEvent(event);
         }
       }
-      const queue = new CountingQueue({ directory, fsync: false });
+      const queue = new CountingQueue(storeOptions(place));
       try {
         await queue.scheduleJob({ methodName: "work", waitTime: 60_000 });
         assert.deepEqual(dispatched, []);
@@ -307,7 +314,7 @@ describe("JobQueue: failures", () => {
         if (name === "Error") assert.equal(error.cause, message);
         else assert.equal((error.cause as Error).message, message);
 
-        const record = await readRecord(directory, job);
+        const record = await readRecord(place, job);
         assert.equal(record.state, JobState.FAILED);
         assert.equal(record.attempts, 1);
         assert.equal(record.error?.name, name);
@@ -330,7 +337,7 @@ describe("JobQueue: failures", () => {
       assert.match(error.message, /unheardOf/);
       assert.equal(error.info.job?.id, job.id);
 
-      const record = await readRecord(directory, job);
+      const record = await readRecord(place, job);
       assert.equal(record.state, JobState.FAILED);
       assert.equal(record.error?.name, "JobQueueError");
       assert.match(record.error?.message ?? "", /unheardOf/);
@@ -358,7 +365,7 @@ describe("JobQueue: shutdown", () => {
       assert.equal(disposed, false);
       release.resolve();
       await disposing;
-      assert.equal((await readRecord(directory, job)).state, JobState.COMPLETED);
+      assert.equal((await readRecord(place, job)).state, JobState.COMPLETED);
     });
   });
 
@@ -368,8 +375,7 @@ describe("JobQueue: shutdown", () => {
       await queue.start();
       await queue.dispose();
       await assert.rejects(queue.scheduleJob({ methodName: "late" }), JobQueueError);
-      const files = await readdir(directory);
-      assert.deepEqual(files.filter((name) => name.endsWith(".json")), []);
+      assert.deepEqual(await storedIds(place), []);
     });
   });
 
@@ -411,7 +417,7 @@ describe("JobQueue: shutdown", () => {
       assert.ok(abortedAt !== undefined, "the handler's signal was not aborted");
       assert.ok(abortedAt - disposeCalledAt >= timeout, "aborted before the timeout");
       assert.deepEqual(failures, []);
-      const record = await readRecord(directory, job);
+      const record = await readRecord(place, job);
       assert.equal(record.state, JobState.NOT_STARTED);
       assert.equal(record.error, undefined);
 
@@ -430,7 +436,7 @@ describe("JobQueue: shutdown", () => {
       } finally {
         await next.dispose();
       }
-      assert.equal((await readRecord(directory, job)).state, JobState.COMPLETED);
+      assert.equal((await readRecord(place, job)).state, JobState.COMPLETED);
     });
   });
 });
@@ -465,7 +471,7 @@ describe("JobQueue: options", () => {
   test("a queue built on an engine uses that engine", async () => {
     await withPlace(async (place) => {
       const engine = new JobQueueEngine(storeOptions(place));
-      const queue = new JobQueue({ engine, directory });
+      const queue = new JobQueue({ engine });
       try {
         assert.equal(queue.engine, engine);
         const ran = deferred<unknown>();
@@ -482,19 +488,23 @@ describe("JobQueue: options", () => {
     });
   });
 
-  test("a queue rejects an engine on another directory with a TypeError", async () => {
-    await withPlace(async (place) => {
-      const engine = new JobQueueEngine(storeOptions(place));
-      try {
-        assert.throws(
-          () => new JobQueue({ engine, directory: join(directory, "elsewhere") }),
-          TypeError,
-        );
-      } finally {
-        await engine.dispose();
-      }
-    });
-  });
+  test(
+    "a queue rejects an engine on another directory with a TypeError",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        const engine = new JobQueueEngine({ directory, fsync: false });
+        try {
+          assert.throws(
+            () => new JobQueue({ engine, directory: join(directory, "elsewhere") }),
+            TypeError,
+          );
+        } finally {
+          await engine.dispose();
+        }
+      });
+    },
+  );
 
   test("a queue without a directory is a TypeError", () => {
     assert.throws(() => new JobQueue({}), TypeError);
@@ -502,11 +512,15 @@ describe("JobQueue: options", () => {
   });
 
   for (const maxConcurrency of [0, -1, 1.5, NaN]) {
-    test(`a queue with maxConcurrency ${maxConcurrency} is a RangeError`, async () => {
-      await withPlace(async (place) => {
-        assert.throws(() => new JobQueue({ directory, maxConcurrency }), RangeError);
-        assert.deepEqual(await readdir(directory), []);
-      });
-    });
+    test(
+      `a queue with maxConcurrency ${maxConcurrency} is a RangeError`,
+      fileStoreOnly,
+      async () => {
+        await withTempDir(async (directory) => {
+          assert.throws(() => new JobQueue({ directory, maxConcurrency }), RangeError);
+          assert.deepEqual(await readdir(directory), []);
+        });
+      },
+    );
   }
 });
