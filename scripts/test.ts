@@ -20,6 +20,11 @@
  * instead. Without a server those tests skip with a warning, except under
  * `CI=true`, where that fails the run.
  *
+ * With a server, each runtime then runs the feature tests
+ * ({@linkcode POSTGRES_FEATURE_TESTS}) a second time on PostgresJobStore
+ * (`JOBQ_TEST_STORE=postgres`: `tests/_store.ts`), one fresh schema per
+ * queue group; the tests about the file store itself skip in that pass.
+ *
  * Usage: `deno task test`
  *
  * @module
@@ -36,6 +41,36 @@ const deno = Deno.execPath();
 const STEP_TIMEOUT_MS = 5 * 60_000;
 /** How long a stopped step gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 10_000;
+
+/**
+ * The feature tests that run a second time on PostgreSQL: about 40 s per
+ * runtime here. The other test files are about the file store, the CLI, the
+ * dashboard or the build, or have PostgreSQL tests of their own.
+ */
+const POSTGRES_FEATURE_TESTS = [
+  "bulk",
+  "hung_handlers",
+  "job_queue",
+  "job_queue_engine",
+  "pause",
+  "priorities",
+  "recurring",
+  "results",
+  "retention",
+  "retries",
+  "timeouts",
+  "types",
+  "unique",
+  "waiting",
+].map((name) => `${name}_test`);
+
+/** The environment of a PostgreSQL pass. */
+const ON_POSTGRES = { JOBQ_TEST_STORE: "postgres" };
+
+/** Whether there is a server for the PostgreSQL pass (after `preparePostgres()`). */
+function hasPostgres(): boolean {
+  return (Deno.env.get("JOBQ_TEST_POSTGRES_URL") ?? "") !== "";
+}
 
 /** Test counts of one run of a runtime's test runner. */
 interface Counts {
@@ -62,6 +97,8 @@ interface RunOptions {
   /** Show the captured stdout. */
   echo?: boolean;
   cwd?: string;
+  /** Environment variables to set for the step, beside the inherited ones. */
+  env?: Record<string, string>;
 }
 
 interface RunResult {
@@ -88,6 +125,7 @@ async function run(
   const child = new Deno.Command(command, {
     args,
     cwd: options.cwd ?? root,
+    ...(options.env === undefined ? {} : { env: options.env }),
     stdin: "null",
     stdout: options.capture ? "piped" : "inherit",
     stderr: options.capture ? "piped" : "inherit",
@@ -435,6 +473,16 @@ async function main(): Promise<void> {
 
   // (b) Deno: the suite, then the JSDoc examples.
   await testRun("Deno", "deno test -A tests/", deno, ["test", "-A", "tests/"], parseDeno);
+  if (hasPostgres()) {
+    await testRun(
+      "Deno",
+      "deno test -A (feature tests on PostgreSQL: JOBQ_TEST_STORE=postgres)",
+      deno,
+      ["test", "-A", ...POSTGRES_FEATURE_TESTS.map((name) => `tests/${name}.ts`)],
+      parseDeno,
+      { env: ON_POSTGRES },
+    );
+  }
   await testRun("Deno", "deno test -A --doc mod.ts src/ (JSDoc examples)", deno, [
     "test",
     "-A",
@@ -472,6 +520,16 @@ async function main(): Promise<void> {
     ["-y", "bun@1", "test", "tests/"],
     parseBun,
   );
+  if (hasPostgres()) {
+    await testRun(
+      "Bun",
+      "npx -y bun@1 test (feature tests on PostgreSQL: JOBQ_TEST_STORE=postgres)",
+      "npx",
+      ["-y", "bun@1", "test", ...POSTGRES_FEATURE_TESTS.map((name) => `tests/${name}.ts`)],
+      parseBun,
+      { env: ON_POSTGRES },
+    );
+  }
 
   // (d) Node, against the npm build.
   await check("npm build: deno run -A scripts/build_npm.ts --tests", deno, [
@@ -494,6 +552,20 @@ async function main(): Promise<void> {
     "--test-reporter=spec",
     ...nodeTests,
   ], parseNode);
+  if (hasPostgres()) {
+    await testRun(
+      "Node",
+      "node --test (feature tests on PostgreSQL: JOBQ_TEST_STORE=postgres)",
+      "node",
+      [
+        "--test",
+        "--test-reporter=spec",
+        ...POSTGRES_FEATURE_TESTS.map((name) => join("npm", "test", `${name}.js`)),
+      ],
+      parseNode,
+      { env: ON_POSTGRES },
+    );
+  }
   await browserTest();
   await checkPackContents();
   await smokeTest();

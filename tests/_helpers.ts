@@ -16,6 +16,7 @@ import {
   type JobQueuePayloadMap,
   type JobSpec,
 } from "../mod.ts";
+import { type Place, storeOptions, withPlace } from "./_store.ts";
 
 /** The runtime running the tests. */
 export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
@@ -38,15 +39,16 @@ export function deferred<T>(): Deferred<T> {
 }
 
 /**
- * Runs `body` with a queue on `directory`, disposed afterwards. Without
- * fsync unless `options` asks for it: durability is rarely the point.
+ * Runs `body` with one more queue on `place` (a directory, or a schema: see
+ * `_store.ts`), disposed afterwards. Without fsync unless `options` asks for
+ * it: durability is rarely the point.
  */
 export async function withQueueOn(
-  directory: string,
-  options: Omit<JobQueueOptions, "directory">,
+  place: Place,
+  options: Omit<JobQueueOptions, "directory" | "store">,
   body: (queue: JobQueue) => Promise<void>,
 ): Promise<void> {
-  const queue = new JobQueue({ directory, fsync: false, ...options });
+  const queue = new JobQueue({ ...storeOptions(place), ...options });
   try {
     await body(queue);
   } finally {
@@ -54,14 +56,12 @@ export async function withQueueOn(
   }
 }
 
-/** Runs `body` with a queue on a fresh temporary directory, as {@linkcode withQueueOn}. */
+/** Runs `body` with a queue on a fresh place, as {@linkcode withQueueOn}. */
 export function withQueue(
-  options: Omit<JobQueueOptions, "directory">,
-  body: (queue: JobQueue, directory: string) => Promise<void>,
+  options: Omit<JobQueueOptions, "directory" | "store">,
+  body: (queue: JobQueue, place: Place) => Promise<void>,
 ): Promise<void> {
-  return withTempDir((directory) =>
-    withQueueOn(directory, options, (queue) => body(queue, directory))
-  );
+  return withPlace((place) => withQueueOn(place, options, (queue) => body(queue, place)));
 }
 
 /** Every payload of the `type` events of `queue` from now on. */

@@ -28,11 +28,7 @@ import {
   withTempDir,
 } from "./_helpers.ts";
 import { delay, withDeadline } from "./_process_helpers.ts";
-
-/** The job files in `directory`, sorted. */
-async function jobFiles(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => name.endsWith(".json")).sort();
-}
+import { fileStoreOnly, idsOf, storedIds, storeOptions, withPlace } from "./_store.ts";
 
 /** Everything in `directory` but jobq's own folder: job files and temporary files. */
 async function entriesBesideJobq(directory: string): Promise<string[]> {
@@ -41,7 +37,7 @@ async function entriesBesideJobq(directory: string): Promise<string[]> {
 
 describe("scheduleJobs()", () => {
   test("stores every job, one file each, and returns them in the order of the specs", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const specs: JobSpec[] = [
         { methodName: "resize", params: { path: "a.png" } },
         { methodName: "notify", params: ["user", 1] },
@@ -53,7 +49,7 @@ describe("scheduleJobs()", () => {
         specs.map((spec) => [spec.methodName, spec.params, JobState.NOT_STARTED]),
       );
       assert.equal(new Set(jobs.map((job) => job.id)).size, 3);
-      assert.deepEqual(await jobFiles(directory), jobs.map((job) => `${job.key}.json`).sort());
+      assert.deepEqual(await storedIds(place), idsOf(jobs));
       const stored = await queue.getAllJobs();
       assert.deepEqual(
         stored.map((job) => job.toJSON()).sort((a, b) => a.id.localeCompare(b.id)),
@@ -84,8 +80,8 @@ describe("scheduleJobs()", () => {
   });
 
   test("the engine's scheduleJobs() stores the jobs too, and its start runs them", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
       try {
         const ran: unknown[] = [];
         const done = deferred<void>();
@@ -98,7 +94,7 @@ describe("scheduleJobs()", () => {
           { methodName: "work", params: 2 },
         ]);
         assert.deepEqual(jobs.map((job) => job.params), [1, 2]);
-        assert.deepEqual(await jobFiles(directory), jobs.map((job) => `${job.key}.json`).sort());
+        assert.deepEqual(await storedIds(place), idsOf(jobs));
         await engine.startNextJob();
         await withDeadline(done.promise, 10_000, "both jobs running");
         assert.deepEqual(ran.sort(), [1, 2]);
@@ -109,22 +105,22 @@ describe("scheduleJobs()", () => {
   });
 
   test("an empty array resolves to an empty array and writes nothing", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const scheduled = recordEvents(queue, "scheduled");
       assert.deepEqual(await queue.scheduleJobs([]), []);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       assert.deepEqual(scheduled, []);
     });
   });
 
   for (const notAnArray of [undefined, null, "work", { methodName: "work" }]) {
     test(`rejects ${JSON.stringify(notAnArray) ?? "undefined"} instead of an array with a TypeError`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         await assert.rejects(
           queue.scheduleJobs(notAnArray as unknown as JobSpec[]),
           (error: unknown) => error instanceof TypeError && /array/.test(error.message),
         );
-        assert.deepEqual(await entriesBesideJobq(directory), []);
+        assert.deepEqual(await storedIds(place), []);
       });
     });
   }
@@ -157,7 +153,7 @@ describe("scheduleJobs()", () => {
   ];
   for (const [what, specs, errorClass, index] of INVALID) {
     test(`a spec with ${what} rejects with a ${errorClass.name} naming its index, and nothing is written`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         const scheduled = recordEvents(queue, "scheduled");
         await assert.rejects(
           queue.scheduleJobs(specs),
@@ -165,146 +161,162 @@ describe("scheduleJobs()", () => {
             error instanceof errorClass &&
             error.message.startsWith(`Spec ${index} of ${specs.length}:`),
         );
-        assert.deepEqual(await entriesBesideJobq(directory), []);
+        assert.deepEqual(await storedIds(place), []);
         assert.deepEqual(scheduled, []);
         assert.deepEqual(await queue.getAllJobs(), []);
       });
     });
   }
 
-  test("no job of a batch that fails runs, though a queue polls the directory meanwhile", async () => {
-    await withTempDir(async (directory) => {
-      const lastWrite = deferred<void>();
-      /** Holds the tenth job file's write, then fails it. */
-      class FailingTenthWrite extends NodeFileSystem {
-        #jobWrites = 0;
-        override async writeTextFile(
-          path: string,
-          data: string,
-          options?: WriteTextFileOptions,
-        ): Promise<void> {
-          if (data.includes('"methodName":"work"') && ++this.#jobWrites === 10) {
-            await lastWrite.promise;
-            throw Object.assign(new Error(`EIO: i/o error, open '${path}'`), { code: "EIO" });
+  test(
+    "no job of a batch that fails runs, though a queue polls the directory meanwhile",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        const lastWrite = deferred<void>();
+        /** Holds the tenth job file's write, then fails it. */
+        class FailingTenthWrite extends NodeFileSystem {
+          #jobWrites = 0;
+          override async writeTextFile(
+            path: string,
+            data: string,
+            options?: WriteTextFileOptions,
+          ): Promise<void> {
+            if (data.includes('"methodName":"work"') && ++this.#jobWrites === 10) {
+              await lastWrite.promise;
+              throw Object.assign(new Error(`EIO: i/o error, open '${path}'`), { code: "EIO" });
+            }
+            await super.writeTextFile(path, data, options);
           }
-          await super.writeTextFile(path, data, options);
         }
-      }
-      const scheduler = new JobQueue({ directory, fsync: false, fs: new FailingTenthWrite() });
-      const worker = new JobQueue({ directory, fsync: false, pollInterval: 10 });
-      try {
-        const started = recordEvents(worker, "started");
-        worker.registerJobHandler("work", () => {});
-        await worker.start();
-        const batch = scheduler.scheduleJobs(
-          Array.from({ length: 10 }, (_, n) => ({ methodName: "work", params: n })),
-        );
-        // Nine jobs written, the tenth held: ten polls of the worker.
-        await delay(100);
-        lastWrite.resolve();
-        await assert.rejects(batch, JobQueueError);
-        await delay(50);
-        assert.deepEqual(started, []);
-        assert.deepEqual(await entriesBesideJobq(directory), []);
-      } finally {
-        lastWrite.resolve();
-        await scheduler.dispose();
-        await worker.dispose();
-      }
-    });
-  });
-
-  test("a job its own queue's poll finds while it is being stored runs once, not twice", async () => {
-    await withTempDir(async (directory) => {
-      /** Flushes the directory slowly: polls come while scheduleJob() still waits for it. */
-      class SlowFlush extends NodeFileSystem {
-        slow = false;
-        override async syncDir(path: string): Promise<void> {
-          if (this.slow) await delay(200);
-          await super.syncDir(path);
-        }
-      }
-      const fs = new SlowFlush();
-      await withQueueOn(
-        directory,
-        { fs, fsync: true, pollInterval: 10, maxConcurrency: 2 },
-        async (queue) => {
-          const started = recordEvents(queue, "started");
-          const release = deferred<void>();
-          queue.registerJobHandler("slow", () => release.promise);
-          await queue.start();
-          fs.slow = true;
-          const job = await queue.scheduleJob({ methodName: "slow" });
-          fs.slow = false;
+        const scheduler = new JobQueue({ directory, fsync: false, fs: new FailingTenthWrite() });
+        const worker = new JobQueue({ directory, fsync: false, pollInterval: 10 });
+        try {
+          const started = recordEvents(worker, "started");
+          worker.registerJobHandler("work", () => {});
+          await worker.start();
+          const batch = scheduler.scheduleJobs(
+            Array.from({ length: 10 }, (_, n) => ({ methodName: "work", params: n })),
+          );
+          // Nine jobs written, the tenth held: ten polls of the worker.
           await delay(100);
-          assert.deepEqual(started.map((run) => run.id), [job.id]);
-          const completed = nextEvent(queue, "completed");
-          release.resolve();
-          assert.equal((await completed).id, job.id);
-        },
-      );
-    });
-  });
+          lastWrite.resolve();
+          await assert.rejects(batch, JobQueueError);
+          await delay(50);
+          assert.deepEqual(started, []);
+          assert.deepEqual(await entriesBesideJobq(directory), []);
+        } finally {
+          lastWrite.resolve();
+          await scheduler.dispose();
+          await worker.dispose();
+        }
+      });
+    },
+  );
+
+  test(
+    "a job its own queue's poll finds while it is being stored runs once, not twice",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        /** Flushes the directory slowly: polls come while scheduleJob() still waits for it. */
+        class SlowFlush extends NodeFileSystem {
+          slow = false;
+          override async syncDir(path: string): Promise<void> {
+            if (this.slow) await delay(200);
+            await super.syncDir(path);
+          }
+        }
+        const fs = new SlowFlush();
+        await withQueueOn(
+          directory,
+          { fs, fsync: true, pollInterval: 10, maxConcurrency: 2 },
+          async (queue) => {
+            const started = recordEvents(queue, "started");
+            const release = deferred<void>();
+            queue.registerJobHandler("slow", () => release.promise);
+            await queue.start();
+            fs.slow = true;
+            const job = await queue.scheduleJob({ methodName: "slow" });
+            fs.slow = false;
+            await delay(100);
+            assert.deepEqual(started.map((run) => run.id), [job.id]);
+            const completed = nextEvent(queue, "completed");
+            release.resolve();
+            assert.equal((await completed).id, job.id);
+          },
+        );
+      });
+    },
+  );
 
   for (const method of ["writeTextFile", "rename"] as const) {
-    test(`a failed ${method} of one job file rejects with a JobQueueError and keeps no job`, async () => {
+    test(
+      `a failed ${method} of one job file rejects with a JobQueueError and keeps no job`,
+      fileStoreOnly,
+      async () => {
+        const fs = new FaultyFileSystem();
+        await withQueue({ fs }, async (queue, directory) => {
+          const scheduled = recordEvents(queue, "scheduled");
+          const fault = fs.fail({
+            method,
+            path: (path) => path.includes("second__"),
+            code: "EIO",
+            times: 1,
+          });
+          await assert.rejects(
+            queue.scheduleJobs(
+              ["first", "second", "third", "fourth"].map((methodName) => ({ methodName })),
+            ),
+            (error: unknown) => error instanceof JobQueueError && /EIO/.test(error.message),
+          );
+          assert.equal(fault.hits, 1);
+          assert.deepEqual(await entriesBesideJobq(directory), []);
+          assert.deepEqual(scheduled, []);
+
+          // Nothing of the batch runs, and the queue still works.
+          const ran: string[] = [];
+          for (const name of ["first", "second", "third", "fourth"]) {
+            queue.registerJobHandler(name, () => {
+              ran.push(name);
+            });
+          }
+          const job = await queue.scheduleJob({ methodName: "first" });
+          const completed = nextEvent(queue, "completed", (done) => done.id === job.id);
+          await queue.start();
+          await completed;
+          await queue.onIdle();
+          assert.deepEqual(ran, ["first"]);
+        });
+      },
+    );
+  }
+
+  test(
+    "a failed flush of the directory rejects with a JobQueueError and keeps no job",
+    fileStoreOnly,
+    async () => {
       const fs = new FaultyFileSystem();
-      await withQueue({ fs }, async (queue, directory) => {
-        const scheduled = recordEvents(queue, "scheduled");
+      await withQueue({ fs, fsync: true }, async (queue, directory) => {
+        await queue.getAllJobs(); // opens the directory, which flushes its parent
         const fault = fs.fail({
-          method,
-          path: (path) => path.includes("second__"),
+          method: "syncDir",
+          path: (path) => path === directory,
           code: "EIO",
           times: 1,
         });
         await assert.rejects(
-          queue.scheduleJobs(
-            ["first", "second", "third", "fourth"].map((methodName) => ({ methodName })),
-          ),
-          (error: unknown) => error instanceof JobQueueError && /EIO/.test(error.message),
+          queue.scheduleJobs([{ methodName: "work" }, { methodName: "work" }]),
+          JobQueueError,
         );
         assert.equal(fault.hits, 1);
         assert.deepEqual(await entriesBesideJobq(directory), []);
-        assert.deepEqual(scheduled, []);
-
-        // Nothing of the batch runs, and the queue still works.
-        const ran: string[] = [];
-        for (const name of ["first", "second", "third", "fourth"]) {
-          queue.registerJobHandler(name, () => {
-            ran.push(name);
-          });
-        }
-        const job = await queue.scheduleJob({ methodName: "first" });
-        const completed = nextEvent(queue, "completed", (done) => done.id === job.id);
-        await queue.start();
-        await completed;
-        await queue.onIdle();
-        assert.deepEqual(ran, ["first"]);
       });
-    });
-  }
-
-  test("a failed flush of the directory rejects with a JobQueueError and keeps no job", async () => {
-    const fs = new FaultyFileSystem();
-    await withQueue({ fs, fsync: true }, async (queue, directory) => {
-      await queue.getAllJobs(); // opens the directory, which flushes its parent
-      const fault = fs.fail({
-        method: "syncDir",
-        path: (path) => path === directory,
-        code: "EIO",
-        times: 1,
-      });
-      await assert.rejects(
-        queue.scheduleJobs([{ methodName: "work" }, { methodName: "work" }]),
-        JobQueueError,
-      );
-      assert.equal(fault.hits, 1);
-      assert.deepEqual(await entriesBesideJobq(directory), []);
-    });
-  });
+    },
+  );
 
   test("specs with the same uniqueKey in one batch store one job, returned for both", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const scheduled = recordEvents(queue, "scheduled");
       const jobs = await queue.scheduleJobs([
         { methodName: "report", params: 1, uniqueKey: "daily" },
@@ -316,15 +328,15 @@ describe("scheduleJobs()", () => {
       assert.deepEqual(jobs[0]!.toJSON(), jobs[2]!.toJSON());
       assert.notEqual(jobs[1]!.id, jobs[0]!.id);
       assert.deepEqual(
-        await jobFiles(directory),
-        [`${jobs[0]!.key}.json`, `${jobs[1]!.key}.json`].sort(),
+        await storedIds(place),
+        idsOf([jobs[0]!, jobs[1]!]),
       );
       assert.equal(scheduled.length, 2);
     });
   });
 
   test("a spec whose uniqueKey a waiting job holds resolves to that job, and nothing is added", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const holder = await queue.scheduleJob({
         methodName: "report",
         uniqueKey: "weekly",
@@ -339,13 +351,13 @@ describe("scheduleJobs()", () => {
       assert.notEqual(added!.id, holder.id);
       assert.deepEqual(scheduled.map((job) => job.id), [added!.id]);
       assert.deepEqual(
-        await jobFiles(directory),
-        [`${holder.key}.json`, `${added!.key}.json`].sort(),
+        await storedIds(place),
+        idsOf([holder, added!]),
       );
     });
   });
 
-  test("a failed batch lets go of the unique keys its jobs took", async () => {
+  test("a failed batch lets go of the unique keys its jobs took", fileStoreOnly, async () => {
     const fs = new FaultyFileSystem();
     await withQueue({ fs }, async (queue, directory) => {
       const fault = fs.fail({
@@ -361,27 +373,27 @@ describe("scheduleJobs()", () => {
         JobQueueError,
       );
       fault.clear();
-      assert.deepEqual(await entriesBesideJobq(directory), []);
+      assert.deepEqual(await storedIds(directory), []);
       assert.deepEqual(await readdir(join(directory, ".jobq", "unique")), []);
       // The key is free: scheduling it again stores a new job.
       const job = await queue.scheduleJob({ methodName: "first", uniqueKey: "only-one" });
-      assert.deepEqual(await jobFiles(directory), [`${job.key}.json`]);
+      assert.deepEqual(await storedIds(directory), idsOf([job]));
     });
   });
 
   test("scheduleJobs() after dispose() rejects with a JobQueueError", async () => {
-    await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const queue = new JobQueue(storeOptions(place));
       await queue.dispose();
       await assert.rejects(queue.scheduleJobs([{ methodName: "work" }]), JobQueueError);
-      assert.deepEqual(await entriesBesideJobq(directory), []);
+      assert.deepEqual(await storedIds(place), []);
     });
   });
 });
 
 describe("removeJob()", () => {
   test("removes a waiting job: its file goes and it never runs", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const ran: unknown[] = [];
       queue.registerJobHandler("work", (n: number) => {
         ran.push(n);
@@ -391,7 +403,7 @@ describe("removeJob()", () => {
         { methodName: "work", params: 2 },
       ]);
       assert.equal(await queue.removeJob(removed!.id), true);
-      assert.deepEqual(await jobFiles(directory), [`${kept!.key}.json`]);
+      assert.deepEqual(await storedIds(place), idsOf([kept!]));
       const completed = nextEvent(queue, "completed");
       await queue.start();
       assert.equal((await completed).id, kept!.id);
@@ -401,7 +413,7 @@ describe("removeJob()", () => {
   });
 
   test("removes a job due later from a running queue, which then has nothing left", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       let ran = 0;
       queue.registerJobHandler("later", () => {
         ran++;
@@ -409,7 +421,7 @@ describe("removeJob()", () => {
       await queue.start();
       const job = await queue.scheduleJob({ methodName: "later", waitTime: 60_000 });
       assert.equal(await queue.removeJob(job.id), true);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       // Forgotten by the queue too: nothing is left to wait for.
       await withDeadline(queue.drained(), 3000, "drained()");
       assert.equal(ran, 0);
@@ -417,7 +429,7 @@ describe("removeJob()", () => {
   });
 
   test("removes a due job waiting for a free slot, which then never runs", async () => {
-    await withQueue({ maxConcurrency: 1 }, async (queue, directory) => {
+    await withQueue({ maxConcurrency: 1 }, async (queue, place) => {
       const ran: string[] = [];
       queue.registerJobHandler("work", (name: string) => {
         ran.push(name);
@@ -427,7 +439,7 @@ describe("removeJob()", () => {
       await queue.scheduleJob({ methodName: "work", params: "kept" });
       assert.equal(await queue.removeJob(waiting.id), true);
       assert.equal(
-        (await jobFiles(directory)).includes(`${waiting.key}.json`),
+        (await storedIds(place)).includes(waiting.id),
         false,
       );
       blocker.release();
@@ -437,16 +449,16 @@ describe("removeJob()", () => {
   });
 
   test("removes a failed job", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("flaky", () => {
         throw new Error("boom");
       });
       queue.on("error", () => {});
       const failed = await runToEnd(queue, { methodName: "flaky" });
       assert.equal(failed.state, JobState.FAILED);
-      assert.deepEqual(await jobFiles(directory), [`${failed.key}.json`]);
+      assert.deepEqual(await storedIds(place), idsOf([failed]));
       assert.equal(await queue.removeJob(failed.id), true);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       assert.deepEqual(await queue.getAllJobs(), []);
     });
   });
@@ -462,10 +474,10 @@ describe("removeJob()", () => {
   });
 
   test("returns false for a running job, which finishes and completes", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const { job, release } = await startBlocker(queue);
       assert.equal(await queue.removeJob(job.id), false);
-      assert.deepEqual(await jobFiles(directory), [`${job.key}.json`]);
+      assert.deepEqual(await storedIds(place), idsOf([job]));
       const completed = nextEvent(queue, "completed");
       release();
       assert.equal((await completed).id, job.id);
@@ -473,13 +485,13 @@ describe("removeJob()", () => {
   });
 
   test("returns false for a job another queue on the directory is running", async () => {
-    await withTempDir(async (directory) => {
-      const runner = new JobQueue({ directory, fsync: false });
-      const other = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const runner = new JobQueue(storeOptions(place));
+      const other = new JobQueue(storeOptions(place));
       try {
         const { job, release } = await startBlocker(runner);
         assert.equal(await other.removeJob(job.id), false);
-        assert.deepEqual(await jobFiles(directory), [`${job.key}.json`]);
+        assert.deepEqual(await storedIds(place), idsOf([job]));
         release();
       } finally {
         await runner.dispose();
@@ -499,12 +511,12 @@ describe("removeJob()", () => {
   });
 
   test("frees the removed job's unique key", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const first = await queue.scheduleJob({ methodName: "report", uniqueKey: "daily" });
       assert.equal(await queue.removeJob(first.id), true);
       const second = await queue.scheduleJob({ methodName: "report", uniqueKey: "daily" });
       assert.notEqual(second.id, first.id);
-      assert.deepEqual(await jobFiles(directory), [`${second.key}.json`]);
+      assert.deepEqual(await storedIds(place), idsOf([second]));
     });
   });
 

@@ -14,9 +14,9 @@ import {
   spawnFixture,
   withQueue,
   withQueueOn,
-  withTempDir,
 } from "./_helpers.ts";
-import { cleanUpFixtures, delay, readJobFile, withDeadline } from "./_process_helpers.ts";
+import { cleanUpFixtures, delay, withDeadline } from "./_process_helpers.ts";
+import { readStoredJob, storeOptions, withPlace } from "./_store.ts";
 
 /** A handler that never settles and never looks at its signal. */
 const hang = () => new Promise<never>(() => {});
@@ -82,7 +82,7 @@ describe("a handler that ignores its signal", () => {
   });
 
   test("a retry whose predecessor never settles starts once that handler has had its timeout again, with an error event", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const starts: number[] = [];
       queue.registerJobHandler("stuckOnce", () => {
         const { attempt } = jobContext();
@@ -101,7 +101,7 @@ describe("a handler that ignores its signal", () => {
       await queue.start();
       const retry = await retrying;
       // Held: stored as waiting, with the attempt and its error, but claimed.
-      const stored = await readJobFile(directory, job);
+      const stored = await readStoredJob(place, job);
       assert.equal(stored.state, JobState.NOT_STARTED);
       assert.equal(stored.attempts, 1);
       assert.match(stored.error?.message ?? "", /timed out after 100 ms/);
@@ -116,7 +116,7 @@ describe("a handler that ignores its signal", () => {
   });
 
   test("what it does after its timeout is not recorded: a late result or progress changes nothing", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       const timedOut = deferred<void>();
       const lateWrites = deferred<void>();
       queue.registerJobHandler("late", async () => {
@@ -139,7 +139,7 @@ describe("a handler that ignores its signal", () => {
 
       assert.deepEqual(completed, []);
       assert.deepEqual(progress, []);
-      const stored = await readJobFile(directory, job);
+      const stored = await readStoredJob(place, job);
       assert.equal(stored.state, JobState.FAILED);
       assert.equal(stored.result, undefined);
       assert.equal(stored.progress, undefined);
@@ -183,8 +183,8 @@ describe("a handler that ignores its signal", () => {
 
 describe("dispose({ timeout })", () => {
   test("returns in time when a handler never settles, hands its job back unfailed, and the job runs again in a new queue", async () => {
-    await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const queue = new JobQueue(storeOptions(place));
       queue.registerJobHandler("stuck", hang);
       const errors = recordEvents(queue, "error");
       const failed = recordEvents(queue, "failed");
@@ -202,11 +202,11 @@ describe("dispose({ timeout })", () => {
       assert.match(errors[0].message, /handed back unfinished/);
       assert.equal(errors[0].info.job?.id, job.id);
       assert.equal(queue.overdueHandlers, 1);
-      const stored = await readJobFile(directory, job);
+      const stored = await readStoredJob(place, job);
       assert.equal(stored.state, JobState.NOT_STARTED);
       assert.equal(stored.attempts, 0);
 
-      await withQueueOn(directory, {}, async (next) => {
+      await withQueueOn(place, {}, async (next) => {
         next.registerJobHandler("stuck", () => "ran again");
         const outcome = outcomeOf(next, job.id);
         await next.start();
@@ -218,8 +218,8 @@ describe("dispose({ timeout })", () => {
   });
 
   test("lets go of a retry held for a timed-out handler, so that the retry runs in a new queue", async () => {
-    await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const queue = new JobQueue(storeOptions(place));
       queue.registerJobHandler("stuck", hang, {
         maxAttempts: 2,
         timeout: 100,
@@ -232,7 +232,7 @@ describe("dispose({ timeout })", () => {
       // The hold would last 100 ms more; the dispose timeout is shorter.
       await withDeadline(queue.dispose({ timeout: 10 }), 5_000, "dispose({ timeout: 10 })");
 
-      await withQueueOn(directory, {}, async (next) => {
+      await withQueueOn(place, {}, async (next) => {
         next.registerJobHandler("stuck", () => jobContext().attempt);
         const outcome = outcomeOf(next, job.id);
         await next.start();
@@ -242,8 +242,8 @@ describe("dispose({ timeout })", () => {
   });
 
   test("the process exits by itself after dispose, with handlers still hung", async () => {
-    await withTempDir(async (directory) => {
-      const child = spawnFixture("dispose_hung", [directory]);
+    await withPlace(async (place) => {
+      const child = spawnFixture("dispose_hung", [place]);
       try {
         await child.waitForOutput("disposed");
         const exit = await withDeadline(child.exited, 10_000, "the process's exit");
@@ -251,7 +251,7 @@ describe("dispose({ timeout })", () => {
       } finally {
         await cleanUpFixtures(child);
       }
-      const queue = new JobQueue({ directory, fsync: false });
+      const queue = new JobQueue(storeOptions(place));
       try {
         const jobs = await queue.getAllJobs();
         assert.deepEqual(
@@ -267,7 +267,7 @@ describe("dispose({ timeout })", () => {
 
 describe("dispose() awaited in a handler of its own queue", () => {
   test("resolves once the other handlers settle, and the calling job's outcome is recorded", async () => {
-    await withQueue({ keepCompleted: true, maxConcurrency: 2 }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true, maxConcurrency: 2 }, async (queue, place) => {
       const otherRuns = deferred<void>();
       const otherEnds = deferred<void>();
       const order: string[] = [];
@@ -291,7 +291,7 @@ describe("dispose() awaited in a handler of its own queue", () => {
       assert.equal((await completed).result, "stopped");
       await withDeadline(queue.dispose(), 5_000, "dispose()");
       assert.deepEqual(order, ["other settles", "dispose resolves in the handler"]);
-      assert.equal((await readJobFile(directory, job)).state, JobState.COMPLETED);
+      assert.equal((await readStoredJob(place, job)).state, JobState.COMPLETED);
       await assert.rejects(queue.scheduleJob({ methodName: "other" }), /disposed/);
     });
   });

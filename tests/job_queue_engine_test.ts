@@ -3,7 +3,7 @@
  * polling, job management, loading and recovery.
  */
 import assert from "node:assert/strict";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
@@ -18,16 +18,25 @@ import {
   JobState,
 } from "../mod.ts";
 import { type Deferred, deferred, withTempDir } from "./_helpers.ts";
+import {
+  fileStoreOnly,
+  idsOf,
+  type Place,
+  readStoredJob,
+  storedIds,
+  storeOptions,
+  withPlace,
+} from "./_store.ts";
 
-type EngineOptions = Omit<JobQueueEngineOptions, "directory">;
+type EngineOptions = Omit<JobQueueEngineOptions, "directory" | "store">;
 
-/** Runs `test` with an engine on `directory`, disposed afterwards. */
+/** Runs `test` with one more engine on `place`, disposed afterwards. */
 async function withEngine(
-  directory: string,
+  place: Place,
   options: EngineOptions,
   test: (engine: JobQueueEngine) => Promise<void>,
 ): Promise<void> {
-  const engine = new JobQueueEngine({ directory, fsync: false, ...options });
+  const engine = new JobQueueEngine({ ...storeOptions(place), ...options });
   try {
     await test(engine);
   } finally {
@@ -89,14 +98,6 @@ class Gates {
   }
 }
 
-async function readRecord(directory: string, job: Job): Promise<JobRecord> {
-  return JSON.parse(await readFile(join(directory, `${job.key}.json`), "utf8"));
-}
-
-async function jobFiles(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => name.endsWith(".json")).sort();
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -108,8 +109,8 @@ function settle(): Promise<void> {
 
 describe("JobQueueEngine: order and concurrency", () => {
   test("ready jobs start in execution-date order, then in creation order", async () => {
-    await withTempDir(async (directory) => {
-      await withEngine(directory, { maxConcurrency: 1 }, async (engine) => {
+    await withPlace(async (place) => {
+      await withEngine(place, { maxConcurrency: 1 }, async (engine) => {
         const order: string[] = [];
         engine.registerJobHandler("record", (name: string) => {
           order.push(name);
@@ -141,8 +142,8 @@ describe("JobQueueEngine: order and concurrency", () => {
 
   for (const limit of [1, 3]) {
     test(`an engine never runs more than maxConcurrency ${limit} handlers at once`, async () => {
-      await withTempDir(async (directory) => {
-        await withEngine(directory, { maxConcurrency: limit }, async (engine) => {
+      await withPlace(async (place) => {
+        await withEngine(place, { maxConcurrency: limit }, async (engine) => {
           const total = 10;
           let active = 0;
           let peak = 0;
@@ -183,9 +184,9 @@ describe("JobQueueEngine: order and concurrency", () => {
   }
 
   test("setMaxConcurrency() starts waiting jobs when raised and holds new starts when lowered", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // Polls a minute apart: only setMaxConcurrency() itself can start the waiting jobs.
-      await withEngine(directory, { maxConcurrency: 1, pollInterval: 60_000 }, async (engine) => {
+      await withEngine(place, { maxConcurrency: 1, pollInterval: 60_000 }, async (engine) => {
         const gates = new Gates();
         const started: string[] = [];
         engine.listen((eventName, payload) => {
@@ -234,8 +235,8 @@ describe("JobQueueEngine: order and concurrency", () => {
   });
 
   test("hasReachedMaxConcurrency tells whether every slot is taken", async () => {
-    await withTempDir(async (directory) => {
-      await withEngine(directory, { maxConcurrency: 2 }, async (engine) => {
+    await withPlace(async (place) => {
+      await withEngine(place, { maxConcurrency: 2 }, async (engine) => {
         const gates = new Gates();
         engine.registerJobHandler("hold", () => gates.wait("all"));
         try {
@@ -260,8 +261,8 @@ describe("JobQueueEngine: order and concurrency", () => {
   });
 
   test("setMaxConcurrency() rejects a value that is not a positive integer with a RangeError", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
       for (const value of [0, -1, 2.5, NaN]) {
         assert.throws(() => engine.setMaxConcurrency(value), RangeError, String(value));
       }
@@ -272,8 +273,8 @@ describe("JobQueueEngine: order and concurrency", () => {
 
 describe("JobQueueEngine: timing", () => {
   test("a deferred job starts once its execution date has come, not before", async () => {
-    await withTempDir(async (directory) => {
-      await withEngine(directory, {}, async (engine) => {
+    await withPlace(async (place) => {
+      await withEngine(place, {}, async (engine) => {
         const ran = deferred<number>();
         engine.registerJobHandler("later", () => ran.resolve(Date.now()));
         await engine.startNextJob();
@@ -287,8 +288,8 @@ describe("JobQueueEngine: timing", () => {
   });
 
   test("a job due beyond setTimeout's 2^31-1 ms limit does not run early", async () => {
-    await withTempDir(async (directory) => {
-      await withEngine(directory, {}, async (engine) => {
+    await withPlace(async (place) => {
+      await withEngine(place, {}, async (engine) => {
         const ran: string[] = [];
         engine.registerJobHandler("run", (name: string) => {
           ran.push(name);
@@ -305,7 +306,7 @@ describe("JobQueueEngine: timing", () => {
         // An overflowing timer fires after about 1 ms; 300 ms is ample to see it.
         await delay(300);
         assert.deepEqual(ran, ["now"]);
-        assert.equal((await readRecord(directory, far)).state, JobState.NOT_STARTED);
+        assert.equal((await readStoredJob(place, far)).state, JobState.NOT_STARTED);
       });
     });
   });
@@ -314,13 +315,15 @@ describe("JobQueueEngine: timing", () => {
     // passed such a delay would wake up over and over until the job is due.
     const realSetTimeout = globalThis.setTimeout;
     const delays: number[] = [];
-    globalThis.setTimeout = ((handler: () => void, delay?: number) => {
-      delays.push(delay ?? 0);
-      return realSetTimeout(handler, delay);
-    }) as typeof setTimeout;
+    globalThis.setTimeout =
+      ((handler: (...args: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+        delays.push(delay ?? 0);
+        // With its arguments: a database client's timers pass some.
+        return realSetTimeout(() => handler(...args), delay);
+      }) as typeof setTimeout;
     try {
-      await withTempDir(async (directory) => {
-        await withEngine(directory, {}, async (engine) => {
+      await withPlace(async (place) => {
+        await withEngine(place, {}, async (engine) => {
           engine.registerJobHandler("run", () => {});
           await engine.scheduleJob({ methodName: "run", executionDate: Date.now() + 2 ** 32 });
           await engine.startNextJob();
@@ -341,19 +344,19 @@ describe("JobQueueEngine: timing", () => {
 
 describe("JobQueueEngine: several engines", () => {
   test("a started engine picks up, by polling, a job another engine wrote", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // The completed file is kept to check that the worker wrote the outcome.
       const options = { pollInterval: 50, keepCompleted: true };
-      await withEngine(directory, options, async (worker) => {
+      await withEngine(place, options, async (worker) => {
         worker.registerJobHandler("remote", () => {});
         const completed = engineEvents(worker, "completed");
         await worker.startNextJob();
-        await withEngine(directory, {}, async (producer) => {
+        await withEngine(place, {}, async (producer) => {
           const job = await producer.scheduleJob({ methodName: "remote", params: { from: "b" } });
           const [done] = await completed;
           assert.equal(done!.id, job.id);
           assert.deepEqual(done!.params, { from: "b" });
-          assert.equal((await readRecord(directory, job)).state, JobState.COMPLETED);
+          assert.equal((await readStoredJob(place, job)).state, JobState.COMPLETED);
         });
       });
     });
@@ -362,8 +365,8 @@ describe("JobQueueEngine: several engines", () => {
 
 describe("JobQueueEngine: managing jobs", () => {
   test("removeJobsByMethodName() removes that method's jobs and no others", async () => {
-    await withTempDir(async (directory) => {
-      await withEngine(directory, { maxConcurrency: 1 }, async (engine) => {
+    await withPlace(async (place) => {
+      await withEngine(place, { maxConcurrency: 1 }, async (engine) => {
         const ran: string[] = [];
         const record = (methodName: string) => () => {
           ran.push(methodName);
@@ -377,7 +380,7 @@ describe("JobQueueEngine: managing jobs", () => {
         ];
 
         assert.equal(await engine.removeJobsByMethodName("drop"), 3);
-        assert.deepEqual(await jobFiles(directory), kept.map((job) => `${job.key}.json`).sort());
+        assert.deepEqual(await storedIds(place), idsOf(kept));
 
         // The removed jobs came first in order: had they stayed in the index,
         // they would have run before the kept ones.
@@ -390,9 +393,9 @@ describe("JobQueueEngine: managing jobs", () => {
   });
 
   test("removeJobsByMethodName() leaves a running job alone", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // The completed file is kept to check that the running job's outcome was written.
-      await withEngine(directory, { keepCompleted: true }, async (engine) => {
+      await withEngine(place, { keepCompleted: true }, async (engine) => {
         const gates = new Gates();
         engine.registerJobHandler("clean", () => gates.wait("running"));
         try {
@@ -404,16 +407,13 @@ describe("JobQueueEngine: managing jobs", () => {
           const other = await engine.scheduleJob({ methodName: "other", waitTime: 60_000 });
 
           assert.equal(await engine.removeJobsByMethodName("clean"), 1);
-          assert.deepEqual(
-            await jobFiles(directory),
-            [`${running.key}.json`, `${other.key}.json`].sort(),
-          );
-          assert.ok(!(await jobFiles(directory)).includes(`${waiting.key}.json`));
+          assert.deepEqual(await storedIds(place), idsOf([running, other]));
+          assert.ok(!(await storedIds(place)).includes(waiting.id));
 
           const completed = engineEvents(engine, "completed");
           gates.open("running");
           assert.equal((await completed)[0]!.id, running.id);
-          assert.equal((await readRecord(directory, running)).state, JobState.COMPLETED);
+          assert.equal((await readStoredJob(place, running)).state, JobState.COMPLETED);
         } finally {
           gates.openAll();
         }
@@ -422,11 +422,11 @@ describe("JobQueueEngine: managing jobs", () => {
   });
 
   test("getAllJobs() reads every job from disk, in id order, with its state", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const now = Date.now();
       const scheduled: Job[] = [];
       // Completed files are kept so that the reader finds jobs in every state.
-      await withEngine(directory, { keepCompleted: true }, async (engine) => {
+      await withEngine(place, { keepCompleted: true }, async (engine) => {
         engine.registerJobHandler("ok", () => {});
         engine.registerJobHandler("bad", () => {
           throw new Error("bad");
@@ -445,7 +445,7 @@ describe("JobQueueEngine: managing jobs", () => {
         await finished;
       });
 
-      await withEngine(directory, {}, async (reader) => {
+      await withEngine(place, {}, async (reader) => {
         const jobs = await reader.getAllJobs();
         const [late, bad, idle, early] = scheduled;
         assert.deepEqual(jobs.map((job) => job.id), [early!.id, late!.id, bad!.id, idle!.id]);
@@ -464,14 +464,14 @@ describe("JobQueueEngine: managing jobs", () => {
 
 describe("JobQueueEngine: loading", () => {
   test("load() twice reads the directory once", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let stored: Job | undefined;
-      await withEngine(directory, {}, async (producer) => {
+      await withEngine(place, {}, async (producer) => {
         stored = await producer.scheduleJob({ methodName: "once" });
       });
 
       let loaded = 0;
-      await withEngine(directory, {
+      await withEngine(place, {
         eventListener: (eventName, event) => {
           if (eventName === "debug" && (event as { message: string }).message === "loaded jobs") {
             loaded++;
@@ -495,43 +495,47 @@ describe("JobQueueEngine: loading", () => {
     });
   });
 
-  test("a job left IN_PROGRESS without a claim runs again on load, one attempt more", async () => {
-    await withTempDir(async (directory) => {
-      // What a process killed mid-run leaves: the file says IN_PROGRESS, and
-      // no live engine holds a claim on it.
-      const job = Job.fromSpec({ methodName: "resume", params: { step: 2 } });
-      const record: JobRecord = {
-        ...job.toJSON(),
-        state: JobState.IN_PROGRESS,
-        attempts: 1,
-        startedAt: Date.now() - 1000,
-      };
-      await writeFile(join(directory, `${job.key}.json`), JSON.stringify(record));
+  test(
+    "a job left IN_PROGRESS without a claim runs again on load, one attempt more",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        // What a process killed mid-run leaves: the file says IN_PROGRESS, and
+        // no live engine holds a claim on it.
+        const job = Job.fromSpec({ methodName: "resume", params: { step: 2 } });
+        const record: JobRecord = {
+          ...job.toJSON(),
+          state: JobState.IN_PROGRESS,
+          attempts: 1,
+          startedAt: Date.now() - 1000,
+        };
+        await writeFile(join(directory, `${job.key}.json`), JSON.stringify(record));
 
-      // The completed file is kept to check the attempts it records.
-      await withEngine(directory, { keepCompleted: true }, async (engine) => {
-        const ran = deferred<unknown>();
-        engine.registerJobHandler("resume", (params) => ran.resolve(params));
-        const started = engineEvents(engine, "started");
-        const completed = engineEvents(engine, "completed");
-        await engine.load();
-        await engine.startNextJob();
-        assert.equal((await started)[0]!.attempts, 2);
-        assert.deepEqual(await ran.promise, { step: 2 });
-        await completed;
+        // The completed file is kept to check the attempts it records.
+        await withEngine(directory, { keepCompleted: true }, async (engine) => {
+          const ran = deferred<unknown>();
+          engine.registerJobHandler("resume", (params) => ran.resolve(params));
+          const started = engineEvents(engine, "started");
+          const completed = engineEvents(engine, "completed");
+          await engine.load();
+          await engine.startNextJob();
+          assert.equal((await started)[0]!.attempts, 2);
+          assert.deepEqual(await ran.promise, { step: 2 });
+          await completed;
+        });
+        const after = await readStoredJob(directory, job);
+        assert.equal(after.state, JobState.COMPLETED);
+        assert.equal(after.attempts, 2);
       });
-      const after = await readRecord(directory, job);
-      assert.equal(after.state, JobState.COMPLETED);
-      assert.equal(after.attempts, 2);
-    });
-  });
+    },
+  );
 });
 
 describe("JobQueueEngine: options and input", () => {
   test("the eventListener option receives error and debug events", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const heard: [string, unknown][] = [];
-      await withEngine(directory, {
+      await withEngine(place, {
         eventListener: (eventName, event) => heard.push([eventName, event]),
       }, async (engine) => {
         const cause = new Error("boom");
@@ -560,8 +564,8 @@ describe("JobQueueEngine: options and input", () => {
   });
 
   test("registerJobHandler() rejects an unsafe name or a non-function with a TypeError", async () => {
-    await withTempDir(async (directory) => {
-      await withEngine(directory, {}, async (engine) => {
+    await withPlace(async (place) => {
+      await withEngine(place, {}, async (engine) => {
         for (const name of ["../escape", "a/b", "a\\b", ".hidden", "", "a b", "x".repeat(200)]) {
           assert.throws(() => engine.registerJobHandler(name, () => {}), TypeError, name);
         }
@@ -571,7 +575,7 @@ describe("JobQueueEngine: options and input", () => {
             TypeError,
           );
         }
-        assert.deepEqual(await readdir(directory), []);
+        assert.deepEqual(await storedIds(place), []);
       });
     });
   });

@@ -21,9 +21,18 @@ import {
   JobState,
 } from "../mod.ts";
 import { collectEvents, deferred, nextEvent, withQueue, withTempDir } from "./_helpers.ts";
+import {
+  fileStoreOnly,
+  type Place,
+  readStoredJob,
+  storedIds,
+  storeOptions,
+  withPlace,
+} from "./_store.ts";
 
-async function readRecord(directory: string, job: Job): Promise<JobRecord> {
-  return JSON.parse(await readFile(join(directory, `${job.key}.json`), "utf8"));
+/** The record of a job as it is stored now on `place`. */
+async function readRecord(place: Place, job: Job): Promise<JobRecord> {
+  return (await readStoredJob(place, job)).toJSON();
 }
 
 function delay(ms: number): Promise<void> {
@@ -90,7 +99,7 @@ describe("JobQueue: starting", () => {
     });
   });
 
-  test("the default, fsync on, stores and runs jobs", async () => {
+  test("the default, fsync on, stores and runs jobs", fileStoreOnly, async () => {
     await withTempDir(async (directory) => {
       // fsync is left at its default; the completed file is kept to check
       // that the outcome went through the fsynced write.
@@ -120,7 +129,7 @@ describe("JobQueue: starting", () => {
 
 describe("JobQueue: finished jobs' files", () => {
   test("by default a completed job's file is removed, and getAllJobs() no longer lists it", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("fine", () => {});
       queue.registerJobHandler("broken", () => {
         throw new Error("boom");
@@ -139,11 +148,10 @@ describe("JobQueue: finished jobs' files", () => {
 
       // Both events come after their outcome is on disk: the completed
       // job's file is gone, the failed job's file stays with its error.
-      const files = await readdir(directory);
-      assert.deepEqual(files.filter((name) => name.endsWith(".json")), [`${broken.key}.json`]);
+      assert.deepEqual(await storedIds(place), [broken.id]);
       const jobs = await queue.getAllJobs();
       assert.deepEqual(jobs.map(({ id, state }) => [id, state]), [[broken.id, JobState.FAILED]]);
-      const record = await readRecord(directory, broken);
+      const record = await readRecord(place, broken);
       assert.equal(record.state, JobState.FAILED);
       assert.equal(record.error?.message, "boom");
     });
@@ -152,7 +160,7 @@ describe("JobQueue: finished jobs' files", () => {
 
 describe("JobQueue: events", () => {
   test("an event type nobody listens to is not dispatched; once listened to, it is", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const dispatched: string[] = [];
       class CountingQueue extends JobQueue {
         override dispatchEvent(event: Event): boolean {
@@ -160,7 +168,7 @@ describe("JobQueue: events", () => {
           return super.dispatchEvent(event);
         }
       }
-      const queue = new CountingQueue({ directory, fsync: false });
+      const queue = new CountingQueue(storeOptions(place));
       try {
         await queue.scheduleJob({ methodName: "work", waitTime: 60_000 });
         assert.deepEqual(dispatched, []);
@@ -289,7 +297,7 @@ describe("JobQueue: failures", () => {
   ];
   for (const { how, handler, name, message } of failures) {
     test(`a handler that ${how} fails its job, records the error and keeps the file`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         queue.registerJobHandler("fragile", handler);
         const failed = nextEvent(queue, "failed");
         const errorSeen = nextEvent(queue, "error");
@@ -306,7 +314,7 @@ describe("JobQueue: failures", () => {
         if (name === "Error") assert.equal(error.cause, message);
         else assert.equal((error.cause as Error).message, message);
 
-        const record = await readRecord(directory, job);
+        const record = await readRecord(place, job);
         assert.equal(record.state, JobState.FAILED);
         assert.equal(record.attempts, 1);
         assert.equal(record.error?.name, name);
@@ -316,7 +324,7 @@ describe("JobQueue: failures", () => {
   }
 
   test("a due job without a handler fails with a JobQueueError naming the method", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const failed = nextEvent(queue, "failed");
       const errorSeen = nextEvent(queue, "error");
       const job = await queue.scheduleJob({ methodName: "unheardOf" });
@@ -329,7 +337,7 @@ describe("JobQueue: failures", () => {
       assert.match(error.message, /unheardOf/);
       assert.equal(error.info.job?.id, job.id);
 
-      const record = await readRecord(directory, job);
+      const record = await readRecord(place, job);
       assert.equal(record.state, JobState.FAILED);
       assert.equal(record.error?.name, "JobQueueError");
       assert.match(record.error?.message ?? "", /unheardOf/);
@@ -339,9 +347,9 @@ describe("JobQueue: failures", () => {
 
 describe("JobQueue: shutdown", () => {
   test("dispose() resolves after running handlers settle and their outcome is written", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       // The completed file is kept to check that the outcome was written.
-      const queue = new JobQueue({ directory, fsync: false, keepCompleted: true });
+      const queue = new JobQueue({ ...storeOptions(place), keepCompleted: true });
       const release = deferred<void>();
       queue.registerJobHandler("slow", () => release.promise);
       const started = nextEvent(queue, "started");
@@ -357,26 +365,25 @@ describe("JobQueue: shutdown", () => {
       assert.equal(disposed, false);
       release.resolve();
       await disposing;
-      assert.equal((await readRecord(directory, job)).state, JobState.COMPLETED);
+      assert.equal((await readRecord(place, job)).state, JobState.COMPLETED);
     });
   });
 
   test("scheduleJob() rejects with a JobQueueError after dispose() and writes nothing", async () => {
-    await withTempDir(async (directory) => {
-      const queue = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const queue = new JobQueue(storeOptions(place));
       await queue.start();
       await queue.dispose();
       await assert.rejects(queue.scheduleJob({ methodName: "late" }), JobQueueError);
-      const files = await readdir(directory);
-      assert.deepEqual(files.filter((name) => name.endsWith(".json")), []);
+      assert.deepEqual(await storedIds(place), []);
     });
   });
 
   test("await using disposes the queue at the end of the block", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let escaped: JobQueue | undefined;
       {
-        await using queue = new JobQueue({ directory, fsync: false });
+        await using queue = new JobQueue(storeOptions(place));
         escaped = queue;
         await queue.start();
       }
@@ -385,9 +392,9 @@ describe("JobQueue: shutdown", () => {
   });
 
   test("dispose({ timeout }) aborts the handler's signal and gives the job back unfailed", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const timeout = 100;
-      const queue = new JobQueue({ directory, fsync: false });
+      const queue = new JobQueue(storeOptions(place));
       const failures: Job[] = [];
       queue.on("failed", (job) => failures.push(job));
       let abortedAt: number | undefined;
@@ -410,13 +417,13 @@ describe("JobQueue: shutdown", () => {
       assert.ok(abortedAt !== undefined, "the handler's signal was not aborted");
       assert.ok(abortedAt - disposeCalledAt >= timeout, "aborted before the timeout");
       assert.deepEqual(failures, []);
-      const record = await readRecord(directory, job);
+      const record = await readRecord(place, job);
       assert.equal(record.state, JobState.NOT_STARTED);
       assert.equal(record.error, undefined);
 
       // The interrupted job runs when a queue next starts on the directory;
       // its completed file is kept to check that the outcome was written.
-      const next = new JobQueue({ directory, fsync: false, keepCompleted: true });
+      const next = new JobQueue({ ...storeOptions(place), keepCompleted: true });
       try {
         const ran = deferred<{ params: unknown; attempt: number }>();
         next.registerJobHandler("endless", (params) => {
@@ -429,7 +436,7 @@ describe("JobQueue: shutdown", () => {
       } finally {
         await next.dispose();
       }
-      assert.equal((await readRecord(directory, job)).state, JobState.COMPLETED);
+      assert.equal((await readRecord(place, job)).state, JobState.COMPLETED);
     });
   });
 });
@@ -462,9 +469,9 @@ describe("JobQueue: job context", () => {
 
 describe("JobQueue: options", () => {
   test("a queue built on an engine uses that engine", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
-      const queue = new JobQueue({ engine, directory });
+    await withPlace(async (place) => {
+      const engine = new JobQueueEngine(storeOptions(place));
+      const queue = new JobQueue({ engine });
       try {
         assert.equal(queue.engine, engine);
         const ran = deferred<unknown>();
@@ -481,19 +488,23 @@ describe("JobQueue: options", () => {
     });
   });
 
-  test("a queue rejects an engine on another directory with a TypeError", async () => {
-    await withTempDir(async (directory) => {
-      const engine = new JobQueueEngine({ directory, fsync: false });
-      try {
-        assert.throws(
-          () => new JobQueue({ engine, directory: join(directory, "elsewhere") }),
-          TypeError,
-        );
-      } finally {
-        await engine.dispose();
-      }
-    });
-  });
+  test(
+    "a queue rejects an engine on another directory with a TypeError",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        const engine = new JobQueueEngine({ directory, fsync: false });
+        try {
+          assert.throws(
+            () => new JobQueue({ engine, directory: join(directory, "elsewhere") }),
+            TypeError,
+          );
+        } finally {
+          await engine.dispose();
+        }
+      });
+    },
+  );
 
   test("a queue without a directory is a TypeError", () => {
     assert.throws(() => new JobQueue({}), TypeError);
@@ -501,11 +512,15 @@ describe("JobQueue: options", () => {
   });
 
   for (const maxConcurrency of [0, -1, 1.5, NaN]) {
-    test(`a queue with maxConcurrency ${maxConcurrency} is a RangeError`, async () => {
-      await withTempDir(async (directory) => {
-        assert.throws(() => new JobQueue({ directory, maxConcurrency }), RangeError);
-        assert.deepEqual(await readdir(directory), []);
-      });
-    });
+    test(
+      `a queue with maxConcurrency ${maxConcurrency} is a RangeError`,
+      fileStoreOnly,
+      async () => {
+        await withTempDir(async (directory) => {
+          assert.throws(() => new JobQueue({ directory, maxConcurrency }), RangeError);
+          assert.deepEqual(await readdir(directory), []);
+        });
+      },
+    );
   }
 });

@@ -13,9 +13,9 @@ import {
   outcomeOf,
   recordEvents,
   withQueue,
-  withTempDir,
 } from "./_helpers.ts";
-import { readJobFile, withDeadline } from "./_process_helpers.ts";
+import { withDeadline } from "./_process_helpers.ts";
+import { readStoredJob, storeOptions, withPlace } from "./_store.ts";
 
 /** Registers a handler for each method that records `<method>:<params>` in `ran`. */
 function recordRuns(queue: JobQueue, methods: string[]): string[] {
@@ -30,7 +30,7 @@ function recordRuns(queue: JobQueue, methods: string[]): string[] {
 
 describe("pause() and resume()", () => {
   test("pause() lets the running handler finish and starts nothing more until resume()", async () => {
-    await withQueue({ maxConcurrency: 1 }, async (queue, directory) => {
+    await withQueue({ maxConcurrency: 1 }, async (queue, place) => {
       const gate = deferred<void>();
       queue.registerJobHandler("block", () => gate.promise);
       const ran = recordRuns(queue, ["work"]);
@@ -52,7 +52,7 @@ describe("pause() and resume()", () => {
       assert.deepEqual(ran, []);
       assert.deepEqual(started.map((job) => job.id), [blocker.id]);
       for (const job of waiting) {
-        assert.equal((await readJobFile(directory, job)).state, JobState.NOT_STARTED);
+        assert.equal((await readStoredJob(place, job)).state, JobState.NOT_STARTED);
       }
 
       const completed = collectEvents(queue, "completed", 2);
@@ -63,7 +63,7 @@ describe("pause() and resume()", () => {
   });
 
   test("jobs scheduled while paused wait, before start() and after it", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const ran = recordRuns(queue, ["work"]);
       queue.pause();
       const before = await queue.scheduleJob({ methodName: "work", params: "before" });
@@ -71,8 +71,8 @@ describe("pause() and resume()", () => {
       const after = await queue.scheduleJob({ methodName: "work", params: "after" });
       await withDeadline(queue.onIdle(), 3000, "onIdle()");
       assert.deepEqual(ran, []);
-      assert.equal((await readJobFile(directory, before)).state, JobState.NOT_STARTED);
-      assert.equal((await readJobFile(directory, after)).state, JobState.NOT_STARTED);
+      assert.equal((await readStoredJob(place, before)).state, JobState.NOT_STARTED);
+      assert.equal((await readStoredJob(place, after)).state, JobState.NOT_STARTED);
 
       const completed = collectEvents(queue, "completed", 2);
       queue.resume();
@@ -221,9 +221,9 @@ describe("pause() and resume()", () => {
   });
 
   test("a paused queue does not pause another queue on the same directory", async () => {
-    await withTempDir(async (directory) => {
-      const paused = new JobQueue({ directory, fsync: false, pollInterval: 20 });
-      const running = new JobQueue({ directory, fsync: false, pollInterval: 20 });
+    await withPlace(async (place) => {
+      const paused = new JobQueue({ ...storeOptions(place), pollInterval: 20 });
+      const running = new JobQueue({ ...storeOptions(place), pollInterval: 20 });
       try {
         const pausedRan = recordRuns(paused, ["work"]);
         recordRuns(running, ["work"]);

@@ -7,8 +7,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Job, JobQueue, JobSpec } from "../mod.ts";
-import { collectEvents, startBlocker, withQueue, withQueueOn, withTempDir } from "./_helpers.ts";
+import { collectEvents, startBlocker, withQueue, withQueueOn } from "./_helpers.ts";
 import { withDeadline } from "./_process_helpers.ts";
+import { fileStoreOnly, type Place, withPlace } from "./_store.ts";
 
 /**
  * Schedules `specs` (method `work`, params = a name) on a queue that has not
@@ -33,12 +34,12 @@ async function readRecord(directory: string, job: Job): Promise<Record<string, u
 }
 
 /**
- * Starts a new queue on `directory` with one slot, runs `count` "work" jobs
+ * Starts a new queue on `place` with one slot, runs `count` "work" jobs
  * and resolves with their params in the order they ran.
  */
-async function runOneAtATime(directory: string, count: number): Promise<unknown[]> {
+async function runOneAtATime(place: Place, count: number): Promise<unknown[]> {
   const ran: unknown[] = [];
-  await withQueueOn(directory, { maxConcurrency: 1 }, async (queue) => {
+  await withQueueOn(place, { maxConcurrency: 1 }, async (queue) => {
     queue.registerJobHandler("work", (name: string) => {
       ran.push(name);
     });
@@ -144,7 +145,7 @@ describe("priorities", () => {
     });
   }
 
-  test("the file holds the priority only when it is not 0", async () => {
+  test("the file holds the priority only when it is not 0", fileStoreOnly, async () => {
     await withQueue({}, async (queue, directory) => {
       const none = await queue.scheduleJob({ methodName: "work" });
       const zero = await queue.scheduleJob({ methodName: "work", priority: 0 });
@@ -167,9 +168,9 @@ describe("priorities", () => {
   });
 
   test("priorities survive a restart: a new queue on the directory runs jobs in priority order", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const now = Date.now();
-      await withQueueOn(directory, {}, async (queue) => {
+      await withQueueOn(place, {}, async (queue) => {
         await queue.scheduleJob({ methodName: "work", params: "c", executionDate: now - 3000 });
         await queue.scheduleJob({ methodName: "work", params: "a", priority: 9 });
         await queue.scheduleJob({
@@ -180,13 +181,13 @@ describe("priorities", () => {
         });
         await queue.scheduleJob({ methodName: "work", params: "b", priority: 3 });
       });
-      assert.deepEqual(await runOneAtATime(directory, 4), ["a", "b", "c", "d"]);
+      assert.deepEqual(await runOneAtATime(place, 4), ["a", "b", "c", "d"]);
     });
   });
 
   test("jobs found in the directory before they are due start in priority order once due", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, {}, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, {}, async (queue) => {
         // One batch: every job gets the same execution date.
         await queue.scheduleJobs(
           [["low", -2], ["mid", 0], ["high", 4], ["top", 8]].map(([name, priority]) => ({
@@ -197,7 +198,7 @@ describe("priorities", () => {
           })),
         );
       });
-      assert.deepEqual(await runOneAtATime(directory, 4), ["top", "high", "mid", "low"]);
+      assert.deepEqual(await runOneAtATime(place, 4), ["top", "high", "mid", "low"]);
     });
   });
 });

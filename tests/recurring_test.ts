@@ -5,8 +5,7 @@
  * processes; missed occurrences run once, late.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { Job, jobContext, JobQueueError, JobState, NodeFileSystem } from "../mod.ts";
@@ -20,6 +19,7 @@ import {
 } from "./_helpers.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
 import { delay, readRuns, stopWorker } from "./_process_helpers.ts";
+import { fileStoreOnly, storedJobs, withPlace } from "./_store.ts";
 
 describe("recurring jobs: schedules", () => {
   test("a cron job is due at the next occurrence in its time zone, keyed by schedule and date", () => {
@@ -87,7 +87,7 @@ describe("recurring jobs: schedules", () => {
 
 describe("recurring jobs: running", () => {
   test("each occurrence runs once and schedules the next, so one occurrence always waits", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       queue.registerJobHandler("tick", () => {});
       const started = collectEvents(queue, "started", 3);
       await queue.scheduleJob({ methodName: "tick", repeat: { every: 100 } });
@@ -97,16 +97,10 @@ describe("recurring jobs: running", () => {
       assert.deepEqual(dates, [dates[0], dates[0]! + 100, dates[0]! + 200]);
       assert.equal(new Set(occurrences.map((job) => job.uniqueKey)).size, 3);
       await queue.dispose();
-      const waiting = (await queue.getAllJobs()).filter((job) =>
-        job.state === JobState.NOT_STARTED
-      );
+      const waiting = (await storedJobs(place)).filter((job) => job.state === JobState.NOT_STARTED);
       assert.equal(waiting.length, 1, "the next occurrence waits on disk");
       assert.ok(waiting[0]!.executionDate > dates[2]!);
-      assert.equal(
-        (await readdir(directory)).filter((name) => name.endsWith(".json")).length,
-        1,
-        "completed occurrences are removed",
-      );
+      assert.equal((await storedJobs(place)).length, 1, "completed occurrences are removed");
     });
   });
 
@@ -121,15 +115,15 @@ describe("recurring jobs: running", () => {
   });
 
   test("occurrences missed while no queue ran run once, late, then the schedule goes on from now", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const spec = { methodName: "tick", repeat: { every: 100 } };
-      await withQueueOn(directory, {}, async (queue) => {
+      await withQueueOn(place, {}, async (queue) => {
         await queue.scheduleJob(spec);
       });
       // Several occurrences pass with no queue running.
       await delay(350);
       const restart = Date.now();
-      await withQueueOn(directory, {}, async (queue) => {
+      await withQueueOn(place, {}, async (queue) => {
         queue.registerJobHandler("tick", () => {});
         const started = collectEvents(queue, "started", 2);
         await queue.scheduleJob(spec);
@@ -141,98 +135,109 @@ describe("recurring jobs: running", () => {
     });
   });
 
-  test("an occurrence that comes while a queue schedules it may have run elsewhere: the next one is stored instead", async () => {
-    const every = 300;
-    const spec = { methodName: "tick", repeat: { every } };
-    const keyTaken = deferred<void>();
-    const letKeysThrough = deferred<void>();
-    /** Holds this queue's unique-key links back until the test lets them through. */
-    class SlowKeys extends NodeFileSystem {
-      override async link(existing: string, newPath: string): Promise<void> {
-        if (basename(dirname(newPath)) === "unique") {
-          keyTaken.resolve();
-          await letKeysThrough.promise;
+  test(
+    "an occurrence that comes while a queue schedules it may have run elsewhere: the next one is stored instead",
+    fileStoreOnly,
+    async () => {
+      const every = 300;
+      const spec = { methodName: "tick", repeat: { every } };
+      const keyTaken = deferred<void>();
+      const letKeysThrough = deferred<void>();
+      /** Holds this queue's unique-key links back until the test lets them through. */
+      class SlowKeys extends NodeFileSystem {
+        override async link(existing: string, newPath: string): Promise<void> {
+          if (basename(dirname(newPath)) === "unique") {
+            keyTaken.resolve();
+            await letKeysThrough.promise;
+          }
+          await super.link(existing, newPath);
         }
-        await super.link(existing, newPath);
       }
-    }
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, { pollInterval: 20 }, async (runner) => {
-        const runs: string[] = [];
-        runner.registerJobHandler("tick", () => void runs.push(jobContext().job.uniqueKey!));
-        await withQueueOn(directory, { fs: new SlowKeys() }, async (slow) => {
-          // Just after an occurrence, so that both queues compute the next one.
-          await delay(every - (Date.now() % every) + 5);
-          const first = await runner.scheduleJob(spec);
-          const scheduling = slow.scheduleJob(spec);
-          await keyTaken.promise;
-          assert.ok(
-            Date.now() < first.executionDate,
-            "the slow queue computed the same occurrence",
-          );
-          await runner.start();
-          // The occurrence runs, schedules the next, completes and lets go of its key.
-          await runner.settled(first.id);
-          letKeysThrough.resolve();
-          const stored = await scheduling;
-          assert.equal(stored.executionDate, first.executionDate + every);
-          const next = (await runner.getAllJobs()).filter((job) =>
-            job.uniqueKey === stored.uniqueKey
-          );
-          assert.deepEqual(
-            next.map((job) => job.id),
-            [stored.id],
-            "one job of the next occurrence",
-          );
-          await delay(100); // polls of the runner would find a second copy of the first occurrence
-          assert.deepEqual(runs.filter((key) => key === first.uniqueKey), [first.uniqueKey]);
+      await withTempDir(async (directory) => {
+        await withQueueOn(directory, { pollInterval: 20 }, async (runner) => {
+          const runs: string[] = [];
+          runner.registerJobHandler("tick", () => void runs.push(jobContext().job.uniqueKey!));
+          await withQueueOn(directory, { fs: new SlowKeys() }, async (slow) => {
+            // Just after an occurrence, so that both queues compute the next one.
+            await delay(every - (Date.now() % every) + 5);
+            const first = await runner.scheduleJob(spec);
+            const scheduling = slow.scheduleJob(spec);
+            await keyTaken.promise;
+            assert.ok(
+              Date.now() < first.executionDate,
+              "the slow queue computed the same occurrence",
+            );
+            await runner.start();
+            // The occurrence runs, schedules the next, completes and lets go of its key.
+            await runner.settled(first.id);
+            letKeysThrough.resolve();
+            const stored = await scheduling;
+            assert.equal(stored.executionDate, first.executionDate + every);
+            const next = (await runner.getAllJobs()).filter((job) =>
+              job.uniqueKey === stored.uniqueKey
+            );
+            assert.deepEqual(
+              next.map((job) => job.id),
+              [stored.id],
+              "one job of the next occurrence",
+            );
+            await delay(100); // polls of the runner would find a second copy of the first occurrence
+            assert.deepEqual(runs.filter((key) => key === first.uniqueKey), [first.uniqueKey]);
+          });
         });
       });
-    });
-  });
+    },
+  );
 
-  test("a schedule whose occurrences come faster than they can be stored is refused, and nothing is stored", async () => {
-    const fs = new FaultyFileSystem();
-    // Every key takes longer to take than the interval: each occurrence comes first.
-    fs.disturb((call) =>
-      call.method === "link" && basename(dirname(call.to!)) === "unique"
-        ? { kind: "slow", delay: 30 }
-        : undefined
-    );
-    await withQueue({ fs }, async (queue, directory) => {
-      await assert.rejects(
-        queue.scheduleJob({ methodName: "tick", repeat: { every: 10 } }),
-        (error: unknown) =>
-          error instanceof JobQueueError && /give it a longer interval/.test(error.message),
+  test(
+    "a schedule whose occurrences come faster than they can be stored is refused, and nothing is stored",
+    fileStoreOnly,
+    async () => {
+      const fs = new FaultyFileSystem();
+      // Every key takes longer to take than the interval: each occurrence comes first.
+      fs.disturb((call) =>
+        call.method === "link" && basename(dirname(call.to!)) === "unique"
+          ? { kind: "slow", delay: 30 }
+          : undefined
       );
-      assert.deepEqual(await queue.getAllJobs(), []);
-      assert.deepEqual(await readdir(join(directory, ".jobq", "unique")), []);
-      assert.deepEqual((await readdir(directory)).filter((name) => name !== ".jobq"), []);
-    });
-  });
+      await withQueue({ fs }, async (queue, directory) => {
+        await assert.rejects(
+          queue.scheduleJob({ methodName: "tick", repeat: { every: 10 } }),
+          (error: unknown) =>
+            error instanceof JobQueueError && /give it a longer interval/.test(error.message),
+        );
+        assert.deepEqual(await queue.getAllJobs(), []);
+        assert.deepEqual(await readdir(join(directory, ".jobq", "unique")), []);
+        assert.deepEqual((await readdir(directory)).filter((name) => name !== ".jobq"), []);
+      });
+    },
+  );
 
   test("two processes running one recurring job run each occurrence once", async () => {
-    const directory = await mkdtemp(join(tmpdir(), "jobq-test-"));
-    const log = join(directory, "runs.log");
-    const options = JSON.stringify({ repeatEvery: 100, pollInterval: 20, log });
-    const workers = [spawnFixture("worker", [directory, options])];
-    try {
-      await workers[0]!.waitForOutput("ready");
-      workers.push(spawnFixture("worker", [directory, options]));
-      await workers[1]!.waitForOutput("ready");
-      await delay(1200);
-    } finally {
-      for (const worker of workers) await stopWorker(worker);
-    }
-    try {
-      const runs = await readRuns(log);
-      assert.ok(runs.size >= 5, `only ${runs.size} occurrences ran`);
-      for (const [occurrence, occurrenceRuns] of runs) {
-        assert.equal(occurrenceRuns.length, 1, `${occurrence} ran ${occurrenceRuns.length} times`);
-      }
-    } finally {
-      await rm(directory, { recursive: true, force: true });
-    }
+    await withPlace((place) =>
+      withTempDir(async (logs) => {
+        const log = join(logs, "runs.log");
+        const options = JSON.stringify({ repeatEvery: 100, pollInterval: 20, log });
+        const workers = [spawnFixture("worker", [place, options])];
+        try {
+          await workers[0]!.waitForOutput("ready");
+          workers.push(spawnFixture("worker", [place, options]));
+          await workers[1]!.waitForOutput("ready");
+          await delay(1200);
+        } finally {
+          for (const worker of workers) await stopWorker(worker);
+        }
+        const runs = await readRuns(log);
+        assert.ok(runs.size >= 5, `only ${runs.size} occurrences ran`);
+        for (const [occurrence, occurrenceRuns] of runs) {
+          assert.equal(
+            occurrenceRuns.length,
+            1,
+            `${occurrence} ran ${occurrenceRuns.length} times`,
+          );
+        }
+      })
+    );
   });
 
   test("a recurring job keeps its params, priority and retry settings from one occurrence to the next", async () => {

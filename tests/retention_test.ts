@@ -12,21 +12,24 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { type Job, JobQueue, type JobQueueOptions, type JobSpec, JobState } from "../mod.ts";
 import { withQueueOn, withTempDir } from "./_helpers.ts";
-import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
-
-/** The job files in `directory`. */
-async function jobFiles(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => name.endsWith(".json")).sort();
-}
+import { delay, withDeadline } from "./_process_helpers.ts";
+import {
+  fileStoreOnly,
+  idsOf,
+  type Place,
+  readStoredJob,
+  storedIds,
+  testStore,
+  withPlace,
+} from "./_store.ts";
 
 function fileOf(job: Job): string {
   return `${job.key}.json`;
 }
 
-/** Asserts that `getAllJobs()` lists exactly the jobs whose files are in the directory. */
-async function assertListingAgrees(queue: JobQueue, directory: string): Promise<void> {
-  const listed = (await queue.getAllJobs()).map(fileOf).sort();
-  assert.deepEqual(listed, await jobFiles(directory));
+/** Asserts that `getAllJobs()` lists exactly the jobs stored on `place`. */
+async function assertListingAgrees(queue: JobQueue, place: Place): Promise<void> {
+  assert.deepEqual(idsOf(await queue.getAllJobs()), await storedIds(place));
 }
 
 /**
@@ -59,12 +62,12 @@ function registerHandlers(queue: JobQueue): void {
   });
 }
 
-/** Resolves once the file at `path` is gone; rejects after 10 s. */
-async function untilRemoved(path: string): Promise<void> {
+/** Resolves once `job` is no longer stored on `place`; rejects after 10 s. */
+async function untilRemoved(place: Place, job: Job): Promise<void> {
   const poll = async () => {
-    while (existsSync(path)) await delay(20);
+    while ((await storedIds(place)).includes(job.id)) await delay(20);
   };
-  await withDeadline(poll(), 10_000, `the removal of ${path}`);
+  await withDeadline(poll(), 10_000, `the removal of job ${job.id}`);
 }
 
 /** Rewrites a job's file as if it had finished `ago` ms earlier. */
@@ -77,55 +80,57 @@ async function backdate(directory: string, job: Job, ago: number): Promise<void>
 
 describe("retention of completed jobs", () => {
   test("by default a completed job's file is removed", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, {}, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, {}, async (queue) => {
         registerHandlers(queue);
         const [job] = await runAll(queue, [{ methodName: "work" }]);
         assert.equal(job!.state, JobState.COMPLETED);
-        assert.deepEqual(await jobFiles(directory), []);
+        assert.deepEqual(await storedIds(place), []);
         assert.deepEqual(await queue.getAllJobs(), []);
-        assert.deepEqual(await readdir(join(directory, ".jobq", "claims")), []);
+        if (testStore === "file") {
+          assert.deepEqual(await readdir(join(place, ".jobq", "claims")), []);
+        }
       });
     });
   });
 
   test("keepCompleted: true keeps a completed job's file, as COMPLETED", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, { keepCompleted: true }, async (queue) => {
         registerHandlers(queue);
         const [job] = await runAll(queue, [{ methodName: "work" }]);
-        assert.equal((await readJobFile(directory, job!)).state, JobState.COMPLETED);
+        assert.equal((await readStoredJob(place, job!)).state, JobState.COMPLETED);
         assert.deepEqual(
           (await queue.getAllJobs()).map((listed) => [listed.id, listed.state]),
           [[job!.id, JobState.COMPLETED]],
         );
-        await assertListingAgrees(queue, directory);
+        await assertListingAgrees(queue, place);
       });
     });
   });
 
   test("keepCompleted { count: 2 } keeps the files of the two newest completed jobs", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       let jobs: Job[] = [];
-      await withQueueOn(directory, { keepCompleted: { count: 2 } }, async (queue) => {
+      await withQueueOn(place, { keepCompleted: { count: 2 } }, async (queue) => {
         registerHandlers(queue);
         jobs = await runAll(queue, Array.from({ length: 5 }, () => ({ methodName: "work" })));
       });
       // dispose() waited for the last completion's pruning.
       const newest = jobs.slice(-2);
-      assert.deepEqual(await jobFiles(directory), newest.map(fileOf).sort());
+      assert.deepEqual(await storedIds(place), idsOf(newest));
       for (const job of newest) {
-        assert.equal((await readJobFile(directory, job)).state, JobState.COMPLETED);
+        assert.equal((await readStoredJob(place, job)).state, JobState.COMPLETED);
       }
-      await withQueueOn(directory, {}, (queue) => assertListingAgrees(queue, directory));
+      await withQueueOn(place, {}, (queue) => assertListingAgrees(queue, place));
     });
   });
 
   test("keepCompleted { count: 2 } keeps two files when jobs complete concurrently", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const completionOrder: Job[] = [];
       await withQueueOn(
-        directory,
+        place,
         { keepCompleted: { count: 2 }, maxConcurrency: 4 },
         async (queue) => {
           // Uneven run times interleave the completions, and so the pruning
@@ -136,31 +141,32 @@ describe("retention of completed jobs", () => {
         },
       );
       assert.equal(completionOrder.length, 40);
-      assert.deepEqual(await jobFiles(directory), completionOrder.slice(-2).map(fileOf).sort());
+      assert.deepEqual(await storedIds(place), idsOf(completionOrder.slice(-2)));
     });
   });
 
   test("keepCompleted { age: 200 } removes a completed job's file once it is older than that", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       await withQueueOn(
-        directory,
+        place,
         { keepCompleted: { age: 200 }, pollInterval: 50 },
         async (queue) => {
           registerHandlers(queue);
           let keptAtCompletion = false;
-          // Checked as the event fires: the file cannot be pruned before the
-          // engine has recorded the completion, which comes after the event.
+          // Checked as the event fires (on the file store, where a look is
+          // synchronous): the file cannot be pruned before the engine has
+          // recorded the completion, which comes after the event.
           queue.on(
             "completed",
-            (job) => keptAtCompletion = existsSync(join(directory, fileOf(job))),
+            (job) =>
+              keptAtCompletion = testStore !== "file" || existsSync(join(place, fileOf(job))),
           );
           const [job] = await runAll(queue, [{ methodName: "work" }]);
           assert.ok(keptAtCompletion, "the file was removed at once");
-          const path = join(directory, fileOf(job!));
-          await untilRemoved(path);
+          await untilRemoved(place, job!);
           const age = Date.now() - job!.finishedAt!;
           assert.ok(age >= 200, `the file was removed ${age} ms after completion`);
-          await assertListingAgrees(queue, directory);
+          await assertListingAgrees(queue, place);
         },
       );
     });
@@ -174,16 +180,20 @@ describe("retention of completed jobs", () => {
       ["yes", TypeError],
     ] as const
   ) {
-    test(`keepCompleted ${JSON.stringify(value)} is refused with a ${error.name}`, async () => {
-      await withTempDir(async (directory) => {
-        assert.throws(
-          () => new JobQueue({ directory, keepCompleted: value as unknown as boolean }),
-          error,
-        );
-        // Nothing was written: the queue did not get as far as the disk.
-        assert.deepEqual(await readdir(directory), []);
-      });
-    });
+    test(
+      `keepCompleted ${JSON.stringify(value)} is refused with a ${error.name}`,
+      fileStoreOnly,
+      async () => {
+        await withTempDir(async (directory) => {
+          assert.throws(
+            () => new JobQueue({ directory, keepCompleted: value as unknown as boolean }),
+            error,
+          );
+          // Nothing was written: the queue did not get as far as the disk.
+          assert.deepEqual(await readdir(directory), []);
+        });
+      },
+    );
   }
 });
 
@@ -211,9 +221,9 @@ async function heapInUse(): Promise<number> {
 async function heapGrowthOfCompletedJobs(
   keepCompleted: NonNullable<JobQueueOptions["keepCompleted"]>,
 ): Promise<number> {
-  return await withTempDir(async (directory) => {
+  return await withPlace(async (place) => {
     let growth = 0;
-    await withQueueOn(directory, { keepCompleted }, async (queue) => {
+    await withQueueOn(place, { keepCompleted }, async (queue) => {
       queue.registerJobHandler("work", () => {});
       const count = 300;
       let completed = 0;
@@ -233,7 +243,7 @@ async function heapGrowthOfCompletedJobs(
       await withDeadline(finished, 30_000, `the completion of ${count} jobs`);
       await queue.onIdle();
       growth = await heapInUse() - before;
-      assert.equal((await jobFiles(directory)).length, keepCompleted === false ? 0 : count);
+      assert.equal((await storedIds(place)).length, keepCompleted === false ? 0 : count);
     });
     return growth;
   });
@@ -260,9 +270,9 @@ describe("memory of completed jobs", () => {
 describe("retention of failed jobs", () => {
   for (const keepCompleted of [false, { count: 0 }, { age: 0 }]) {
     test(`failed jobs are kept with keepCompleted ${JSON.stringify(keepCompleted)}`, async () => {
-      await withTempDir(async (directory) => {
+      await withPlace(async (place) => {
         let failed: Job | undefined;
-        await withQueueOn(directory, { keepCompleted, pollInterval: 50 }, async (queue) => {
+        await withQueueOn(place, { keepCompleted, pollInterval: 50 }, async (queue) => {
           registerHandlers(queue);
           // The completed job runs after the failed one: its removal shows
           // that pruning ran with the failed job in the directory.
@@ -270,60 +280,69 @@ describe("retention of failed jobs", () => {
             { methodName: "fail" },
             { methodName: "work" },
           ]);
-          await untilRemoved(join(directory, fileOf(completed!)));
+          await untilRemoved(place, completed!);
           failed = first;
         });
-        assert.deepEqual(await jobFiles(directory), [fileOf(failed!)]);
-        const stored = await readJobFile(directory, failed!);
+        assert.deepEqual(await storedIds(place), [failed!.id]);
+        const stored = await readStoredJob(place, failed!);
         assert.equal(stored.state, JobState.FAILED);
         assert.equal(stored.error?.message, "this job always fails");
-        await withQueueOn(directory, {}, (queue) => assertListingAgrees(queue, directory));
+        await withQueueOn(place, {}, (queue) => assertListingAgrees(queue, place));
       });
     });
   }
 
-  test("pruneFailedJobs() removes only the failed jobs older than olderThan, and counts them", async () => {
-    await withTempDir(async (directory) => {
-      let jobs: Job[] = [];
-      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
-        registerHandlers(queue);
-        jobs = await runAll(queue, [
-          { methodName: "fail" },
-          { methodName: "fail" },
-          { methodName: "fail" },
-          { methodName: "work" },
-        ]);
-      });
-      const [oldFailure, olderFailure, recentFailure, oldCompletion] = jobs as [Job, Job, Job, Job];
-      // Jobs that finished an hour and a day ago, without waiting that long.
-      await backdate(directory, oldFailure, 3_600_000);
-      await backdate(directory, olderFailure, 86_400_000);
-      await backdate(directory, oldCompletion, 3_600_000);
+  test(
+    "pruneFailedJobs() removes only the failed jobs older than olderThan, and counts them",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        let jobs: Job[] = [];
+        await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+          registerHandlers(queue);
+          jobs = await runAll(queue, [
+            { methodName: "fail" },
+            { methodName: "fail" },
+            { methodName: "fail" },
+            { methodName: "work" },
+          ]);
+        });
+        const [oldFailure, olderFailure, recentFailure, oldCompletion] = jobs as [
+          Job,
+          Job,
+          Job,
+          Job,
+        ];
+        // Jobs that finished an hour and a day ago, without waiting that long.
+        await backdate(directory, oldFailure, 3_600_000);
+        await backdate(directory, olderFailure, 86_400_000);
+        await backdate(directory, oldCompletion, 3_600_000);
 
-      await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
-        const waiting = await queue.scheduleJob({ methodName: "work", waitTime: 3_600_000 });
-        assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 2);
-        assert.deepEqual(
-          await jobFiles(directory),
-          [recentFailure, oldCompletion, waiting].map(fileOf).sort(),
-        );
-        assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 0);
-        // olderThan 0 takes every failed job, the recent one too.
-        assert.equal(await queue.pruneFailedJobs({ olderThan: 0 }), 1);
-        assert.deepEqual(await jobFiles(directory), [oldCompletion, waiting].map(fileOf).sort());
-        await assertListingAgrees(queue, directory);
+        await withQueueOn(directory, { keepCompleted: true }, async (queue) => {
+          const waiting = await queue.scheduleJob({ methodName: "work", waitTime: 3_600_000 });
+          assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 2);
+          assert.deepEqual(
+            await storedIds(directory),
+            idsOf([recentFailure, oldCompletion, waiting]),
+          );
+          assert.equal(await queue.pruneFailedJobs({ olderThan: 60_000 }), 0);
+          // olderThan 0 takes every failed job, the recent one too.
+          assert.equal(await queue.pruneFailedJobs({ olderThan: 0 }), 1);
+          assert.deepEqual(await storedIds(directory), idsOf([oldCompletion, waiting]));
+          await assertListingAgrees(queue, directory);
+        });
       });
-    });
-  });
+    },
+  );
 
   test("pruneFailedJobs() refuses a negative olderThan with a RangeError and removes nothing", async () => {
-    await withTempDir(async (directory) => {
-      await withQueueOn(directory, {}, async (queue) => {
+    await withPlace(async (place) => {
+      await withQueueOn(place, {}, async (queue) => {
         registerHandlers(queue);
         const [failed] = await runAll(queue, [{ methodName: "fail" }]);
         await assert.rejects(queue.pruneFailedJobs({ olderThan: -1 }), RangeError);
-        assert.deepEqual(await jobFiles(directory), [fileOf(failed!)]);
-        await assertListingAgrees(queue, directory);
+        assert.deepEqual(await storedIds(place), [failed!.id]);
+        await assertListingAgrees(queue, place);
       });
     });
   });

@@ -3,7 +3,6 @@
  * what its file records about them, and how failed jobs are run again.
  */
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
 import { describe, test } from "node:test";
 import {
   Job,
@@ -15,8 +14,9 @@ import {
   type JobSpec,
   JobState,
 } from "../mod.ts";
-import { deferred, outcomeOf, recordEvents, runToEnd, withQueue, withTempDir } from "./_helpers.ts";
-import { delay, readJobFile, withDeadline } from "./_process_helpers.ts";
+import { deferred, outcomeOf, recordEvents, runToEnd, withQueue } from "./_helpers.ts";
+import { delay, withDeadline } from "./_process_helpers.ts";
+import { readStoredJob, storedIds, storeOptions, withPlace } from "./_store.ts";
 
 /** One call of a {@linkcode failingFirst} handler. */
 interface Call {
@@ -66,11 +66,6 @@ function assertWaited(calls: Call[], waits: number[]): void {
   });
 }
 
-/** The job files in `directory`. */
-async function jobFiles(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => name.endsWith(".json")).sort();
-}
-
 /** Specs and handler options that must be refused, and with which error. */
 const INVALID_OPTIONS: [string, Record<string, unknown>, typeof RangeError | typeof TypeError][] = [
   ["maxAttempts 0", { maxAttempts: 0 }, RangeError],
@@ -97,7 +92,7 @@ const INVALID_OPTIONS: [string, Record<string, unknown>, typeof RangeError | typ
 
 describe("retries: attempts", () => {
   test("by default a job runs once: a throwing handler fails it after one attempt, without a retrying event", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const { handler, calls } = failingFirst(Infinity);
       queue.registerJobHandler("once", handler);
       const retrying = recordEvents(queue, "retrying");
@@ -106,7 +101,7 @@ describe("retries: attempts", () => {
       assert.equal(job.attempts, 1);
       assert.equal(calls.length, 1);
       assert.deepEqual(retrying, []);
-      const stored = await readJobFile(directory, job);
+      const stored = await readStoredJob(place, job);
       assert.equal(stored.state, JobState.FAILED);
       assert.equal(stored.attempts, 1);
       assert.equal(stored.error?.message, "attempt 1 failed");
@@ -142,7 +137,7 @@ describe("retries: attempts", () => {
   });
 
   test("a job that keeps failing is FAILED after exactly maxAttempts, with the last error in its file", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const { handler, calls, errors } = failingFirst(Infinity);
       queue.registerJobHandler("doomed", handler, {
         maxAttempts: 3,
@@ -153,7 +148,7 @@ describe("retries: attempts", () => {
       assert.equal(job.state, JobState.FAILED);
       assert.equal(job.attempts, 3);
       assert.equal(calls.length, 3);
-      const stored = await readJobFile(directory, job);
+      const stored = await readStoredJob(place, job);
       assert.equal(stored.state, JobState.FAILED);
       assert.equal(stored.attempts, 3);
       assert.equal(stored.error?.name, "Error");
@@ -217,8 +212,8 @@ describe("retries: attempts", () => {
   });
 
   test("the attempts made and the last error survive a restart during the backoff wait", async () => {
-    await withTempDir(async (directory) => {
-      const first = new JobQueue({ directory, fsync: false });
+    await withPlace(async (place) => {
+      const first = new JobQueue(storeOptions(place));
       let scheduled: Job;
       let firstRuns = 0;
       try {
@@ -245,12 +240,12 @@ describe("retries: attempts", () => {
         await first.dispose();
       }
       assert.equal(firstRuns, 1);
-      const stored = await readJobFile(directory, scheduled);
+      const stored = await readStoredJob(place, scheduled);
       assert.equal(stored.state, JobState.NOT_STARTED);
       assert.equal(stored.attempts, 1);
       assert.equal(stored.error?.message, "the first attempt failed");
 
-      const second = new JobQueue({ directory, fsync: false });
+      const second = new JobQueue(storeOptions(place));
       try {
         const contexts: JobContext[] = [];
         second.registerJobHandler("flaky", () => {
@@ -286,7 +281,7 @@ describe("retries: backoff", () => {
   });
 
   test("another engine on the directory waits for the backoff too", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const release = deferred<void>();
       const calls: Call[] = [];
       // Shared by both engines: the first attempt holds its claim until
@@ -300,7 +295,7 @@ describe("retries: backoff", () => {
         }
         calls.push({ attempt, startedAt: job.startedAt! });
       };
-      const queues = [1, 2].map(() => new JobQueue({ directory, fsync: false, pollInterval: 20 }));
+      const queues = [1, 2].map(() => new JobQueue({ ...storeOptions(place), pollInterval: 20 }));
       try {
         for (const queue of queues) {
           queue.registerJobHandler("shared", handler, {
@@ -357,10 +352,10 @@ describe("retries: backoff", () => {
   });
 
   test("a job spec cannot hold a backoff function: scheduleJob() rejects with a TypeError and writes nothing", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const spec = { methodName: "custom", backoff: () => 10 } as unknown as JobSpec;
       await assert.rejects(queue.scheduleJob(spec), TypeError);
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       assert.deepEqual(await queue.getAllJobs(), []);
     });
   });
@@ -401,7 +396,7 @@ async function runThrowing(
   untilRetrying = false,
 ): Promise<{ job: Job; runs: number; errors: JobQueueError[]; stored: Job }> {
   let result!: { job: Job; runs: number; errors: JobQueueError[]; stored: Job };
-  await withQueue({}, async (queue, directory) => {
+  await withQueue({}, async (queue, place) => {
     let runs = 0;
     queue.registerJobHandler("odd", () => {
       runs++;
@@ -414,7 +409,7 @@ async function runThrowing(
       : outcomeOf(queue, scheduled.id, 5000);
     await queue.start();
     const job = await outcome;
-    result = { job, runs, errors, stored: await readJobFile(directory, job) };
+    result = { job, runs, errors, stored: await readStoredJob(place, job) };
   });
   return result;
 }
@@ -534,7 +529,7 @@ describe("retries: running failed jobs again", () => {
   });
 
   test("retryJob() rejects with a JobQueueError for an unknown id or a job that has not failed", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       queue.registerJobHandler("work", () => {});
       const completed = await runToEnd(queue, { methodName: "work" });
       const waiting = await queue.scheduleJob({ methodName: "work", waitTime: 60_000 });
@@ -542,15 +537,15 @@ describe("retries: running failed jobs again", () => {
       for (const id of [unknown.id, "not-a-job-id", completed.id, waiting.id]) {
         await assert.rejects(queue.retryJob(id), JobQueueError, `retryJob(${id})`);
       }
-      assert.equal((await readJobFile(directory, completed)).state, JobState.COMPLETED);
-      const stillWaiting = await readJobFile(directory, waiting);
+      assert.equal((await readStoredJob(place, completed)).state, JobState.COMPLETED);
+      const stillWaiting = await readStoredJob(place, waiting);
       assert.equal(stillWaiting.state, JobState.NOT_STARTED);
       assert.equal(stillWaiting.executionDate, waiting.executionDate);
     });
   });
 
   test("retryFailedJobs() counts and runs again only failed jobs, all of them or one method's", async () => {
-    await withQueue({ keepCompleted: true }, async (queue, directory) => {
+    await withQueue({ keepCompleted: true }, async (queue, place) => {
       let broken = true;
       const runs = new Map<string, number>();
       const handler = (name: string) => {
@@ -593,7 +588,7 @@ describe("retries: running failed jobs again", () => {
 
       // The completed job and the waiting one were left alone.
       assert.deepEqual(Object.fromEntries(runs), { "a-ok": 1, "a-1": 2, "a-2": 2, "b-1": 2 });
-      const stillWaiting = await readJobFile(directory, later);
+      const stillWaiting = await readStoredJob(place, later);
       assert.equal(stillWaiting.state, JobState.NOT_STARTED);
       assert.equal(stillWaiting.attempts, 0);
     });
@@ -613,10 +608,10 @@ describe("retries: invalid options", () => {
     });
 
     test(`scheduleJob() refuses ${name} with a ${error.name} and writes nothing`, async () => {
-      await withQueue({}, async (queue, directory) => {
+      await withQueue({}, async (queue, place) => {
         const spec = { methodName: "work", ...options } as unknown as JobSpec;
         await assert.rejects(queue.scheduleJob(spec), error);
-        assert.deepEqual(await jobFiles(directory), []);
+        assert.deepEqual(await storedIds(place), []);
       });
     });
   }

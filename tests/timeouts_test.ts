@@ -12,7 +12,8 @@ import {
   JobState,
 } from "../mod.ts";
 import { recordEvents, runToEnd, withQueue } from "./_helpers.ts";
-import { delay, readJobFile } from "./_process_helpers.ts";
+import { delay } from "./_process_helpers.ts";
+import { readStoredJob } from "./_store.ts";
 
 /**
  * A handler that stops as a well-behaved one does: it rejects with its
@@ -38,7 +39,7 @@ async function assertTimesOut(
   handlerOptions: JobHandlerOptions,
   spec: Omit<JobSpec, "methodName">,
 ): Promise<void> {
-  await withQueue({}, async (queue, directory) => {
+  await withQueue({}, async (queue, place) => {
     const { handler, signals } = stopsWhenAborted();
     queue.registerJobHandler("slow", handler, handlerOptions);
     const errors = recordEvents(queue, "error");
@@ -59,7 +60,7 @@ async function assertTimesOut(
     assert.ok(signals[0]!.aborted);
     assert.equal(signals[0]!.reason, cause);
 
-    const stored = await readJobFile(directory, job);
+    const stored = await readStoredJob(place, job);
     assert.equal(stored.state, JobState.FAILED);
     assert.equal(stored.error?.name, "JobQueueError");
     assert.match(stored.error?.message ?? "", /timed out after 100 ms/);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type Job, JobEvent, JobQueue, type JobQueueError, type JobSpecOf } from "../mod.ts";
-import { withTempDir } from "./_helpers.ts";
+import { storeOptions, withPlace } from "./_store.ts";
 
 /**
  * Compiles, and is never called: the `@ts-expect-error` lines would do
@@ -106,8 +106,8 @@ export async function untypedQueueChecks(queue: JobQueue): Promise<void> {
 }
 
 test("a typed queue runs its typed handlers with the params they were scheduled with", async () => {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue<Jobs>({ directory, fsync: false });
+  await withPlace(async (place) => {
+    const queue = new JobQueue<Jobs>(storeOptions(place));
     try {
       queue.registerJobHandler("add", (a, b) => a + b);
       queue.registerJobHandler("sendEmail", ({ to }) => to);
@@ -115,9 +115,13 @@ test("a typed queue runs its typed handlers with the params they were scheduled 
         { methodName: "add", params: [2, 3] },
         { methodName: "sendEmail", params: { to: "a@b.c", subject: "Hi" } },
       ]);
+      // Waited for before they run: a completed job is removed, and
+      // settled() called after that resolves with undefined.
+      const settled = Promise.all([queue.settled(sum!.id), queue.settled(email!.id)]);
       await queue.start();
-      assert.equal((await queue.settled(sum!.id))?.result, 5);
-      assert.equal((await queue.settled(email!.id))?.result, "a@b.c");
+      const [summed, sent] = await settled;
+      assert.equal(summed?.result, 5);
+      assert.equal(sent?.result, "a@b.c");
     } finally {
       await queue.dispose();
     }
@@ -125,8 +129,8 @@ test("a typed queue runs its typed handlers with the params they were scheduled 
 });
 
 test("a typed addEventListener listener receives the JobEvent, and removeEventListener removes it", async () => {
-  await withTempDir(async (directory) => {
-    const queue = new JobQueue({ directory, fsync: false });
+  await withPlace(async (place) => {
+    const queue = new JobQueue(storeOptions(place));
     try {
       const received: JobEvent[] = [];
       const removed: JobEvent[] = [];

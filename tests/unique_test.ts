@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { JobQueue, JobState } from "../mod.ts";
@@ -17,15 +17,11 @@ import {
   withTempDir,
 } from "./_helpers.ts";
 import { withDeadline } from "./_process_helpers.ts";
-
-/** The job files in a directory. */
-async function jobFiles(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => name.endsWith(".json"));
-}
+import { fileStoreOnly, storedIds, withPlace } from "./_store.ts";
 
 describe("unique jobs", () => {
   test("scheduling a uniqueKey that a waiting job holds resolves to that job and stores nothing", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const scheduled = recordEvents(queue, "scheduled");
       const first = await queue.scheduleJob({
         methodName: "sync",
@@ -41,7 +37,7 @@ describe("unique jobs", () => {
       assert.equal(second.id, first.id);
       assert.deepEqual(second.params, { account: 1 });
       assert.equal(first.uniqueKey, "sync-1");
-      assert.deepEqual(await jobFiles(directory), [`${first.key}.json`]);
+      assert.deepEqual(await storedIds(place), [first.id]);
       assert.deepEqual(scheduled.map((job) => job.id), [first.id]);
       const other = await queue.scheduleJob({ methodName: "sync", uniqueKey: "sync-2" });
       assert.notEqual(other.id, first.id);
@@ -107,9 +103,9 @@ describe("unique jobs", () => {
   });
 
   test("several processes scheduling one key at once store exactly one job", async () => {
-    await withTempDir(async (directory) => {
+    await withPlace(async (place) => {
       const fixtures = [1, 2, 3].map(() =>
-        spawnFixture("schedule_unique", [directory, "nightly-report", "10"])
+        spawnFixture("schedule_unique", [place, "nightly-report", "10"])
       );
       const ids = new Set<string>();
       for (const fixture of fixtures) {
@@ -118,39 +114,43 @@ describe("unique jobs", () => {
         for (const [, id] of fixture.stdout().matchAll(/^scheduled (\S+)$/gm)) ids.add(id!);
       }
       assert.equal(ids.size, 1, `every process got the same job: ${[...ids].join(", ")}`);
-      assert.deepEqual(await jobFiles(directory), [`work__${[...ids][0]}.json`]);
+      assert.deepEqual(await storedIds(place), [...ids]);
     });
   });
 
-  test("a key left by an engine that died before its job file landed is taken over", async () => {
-    await withTempDir(async (directory) => {
-      const unique = join(directory, ".jobq", "unique");
-      await mkdir(unique, { recursive: true });
-      const name = createHash("sha256").update("orphan").digest("hex");
-      await writeFile(
-        join(unique, `${name}.json`),
-        JSON.stringify({
-          uniqueKey: "orphan",
-          jobId: "2024-01-01T00-00-00-000Z-000000000000a-00000000",
-          methodName: "work",
-          engineId: "00000000deadbeef",
-          createdAt: Date.now() - 60_000,
-        }),
-      );
-      const queue = new JobQueue({ directory, fsync: false });
-      try {
-        const job = await queue.scheduleJob({ methodName: "work", uniqueKey: "orphan" });
-        assert.deepEqual(await jobFiles(directory), [`${job.key}.json`]);
-        const again = await queue.scheduleJob({ methodName: "work", uniqueKey: "orphan" });
-        assert.equal(again.id, job.id);
-      } finally {
-        await queue.dispose();
-      }
-    });
-  });
+  test(
+    "a key left by an engine that died before its job file landed is taken over",
+    fileStoreOnly,
+    async () => {
+      await withTempDir(async (directory) => {
+        const unique = join(directory, ".jobq", "unique");
+        await mkdir(unique, { recursive: true });
+        const name = createHash("sha256").update("orphan").digest("hex");
+        await writeFile(
+          join(unique, `${name}.json`),
+          JSON.stringify({
+            uniqueKey: "orphan",
+            jobId: "2024-01-01T00-00-00-000Z-000000000000a-00000000",
+            methodName: "work",
+            engineId: "00000000deadbeef",
+            createdAt: Date.now() - 60_000,
+          }),
+        );
+        const queue = new JobQueue({ directory, fsync: false });
+        try {
+          const job = await queue.scheduleJob({ methodName: "work", uniqueKey: "orphan" });
+          assert.deepEqual(await storedIds(directory), [job.id]);
+          const again = await queue.scheduleJob({ methodName: "work", uniqueKey: "orphan" });
+          assert.equal(again.id, job.id);
+        } finally {
+          await queue.dispose();
+        }
+      });
+    },
+  );
 
   test("a uniqueKey with a lone surrogate is refused with a TypeError, so that two such keys never map to one job", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       // Encoded as UTF-8 both become U+FFFD: hashed alike, the second would
       // silently resolve to the first.
       for (const uniqueKey of ["key-\ud800", "key-\udc00", "\udbff-key"]) {
@@ -160,7 +160,7 @@ describe("unique jobs", () => {
             error instanceof TypeError && /well-formed|lone surrogate/.test(error.message),
         );
       }
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
       // A surrogate pair is a character like any other.
       const job = await queue.scheduleJob({ methodName: "work", uniqueKey: "key-\u{1f600}" });
       assert.equal(job.uniqueKey, "key-\u{1f600}");
@@ -178,14 +178,14 @@ describe("unique jobs", () => {
   });
 
   test("an invalid uniqueKey is refused with a TypeError and nothing is written", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       for (const uniqueKey of ["", "x".repeat(513), 42]) {
         await assert.rejects(
           queue.scheduleJob({ methodName: "work", uniqueKey: uniqueKey as string }),
           TypeError,
         );
       }
-      assert.deepEqual(await jobFiles(directory), []);
+      assert.deepEqual(await storedIds(place), []);
     });
   });
 });

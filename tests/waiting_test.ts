@@ -16,7 +16,8 @@ import {
   withQueue,
   withTempDir,
 } from "./_helpers.ts";
-import { readJobFile, withDeadline } from "./_process_helpers.ts";
+import { withDeadline } from "./_process_helpers.ts";
+import { fileStoreOnly, readStoredJob, storeOptions, withPlace } from "./_store.ts";
 
 /**
  * Node's adapter, telling when a file has been read and what it held: to
@@ -54,7 +55,8 @@ interface RunnerAndWatcher {
   readonly reads: ReadObserver;
 }
 
-/** Runs `body` with a {@linkcode RunnerAndWatcher} on a fresh directory, keeping completed jobs. */
+/** Runs `body` with a {@linkcode RunnerAndWatcher} on a fresh directory, keeping completed jobs. File
+ * store only: what the watcher saw is told by its file system adapter. */
 async function withRunnerAndWatcher(body: (queues: RunnerAndWatcher) => Promise<void>) {
   await withTempDir(async (directory) => {
     const options = { directory, fsync: false, keepCompleted: true, pollInterval: 20 } as const;
@@ -161,7 +163,7 @@ describe("onIdle()", () => {
   });
 
   test("does not wait for jobs due much later", async () => {
-    await withQueue({}, async (queue, directory) => {
+    await withQueue({}, async (queue, place) => {
       const ran: string[] = [];
       queue.registerJobHandler("work", (name: string) => {
         ran.push(name);
@@ -175,7 +177,7 @@ describe("onIdle()", () => {
       await queue.start();
       await soon(queue.onIdle(), "onIdle()");
       assert.deepEqual(ran, ["now"]);
-      assert.equal((await readJobFile(directory, later)).state, JobState.NOT_STARTED);
+      assert.equal((await readStoredJob(place, later)).state, JobState.NOT_STARTED);
       assert.equal(await isPending(queue.drained()), true);
     });
   });
@@ -338,48 +340,56 @@ describe("settled()", () => {
     });
   });
 
-  test("resolves with the completed job in a queue on the directory that did not run it", async () => {
-    await withRunnerAndWatcher(async ({ runner, watcher, gate, reads }) => {
-      // The watcher handles "work" too, but the runner takes the job first.
-      watcher.registerJobHandler("work", () => {});
-      const job = await runner.scheduleJob({ methodName: "work", params: 21 });
-      const started = nextEvent(runner, "started");
-      await runner.start();
-      await started;
-      const { watched } = await watchWhileItRuns(watcher, reads, job.key, job.id);
-      const ranInWatcher = recordEvents(watcher, "started");
-      // Its start reads the directory: the job runs in the runner.
-      await watcher.start();
-      gate.resolve();
-      const done = await soon(watched, "the watcher's settled()");
-      assert.equal(done?.state, JobState.COMPLETED);
-      assert.equal(done?.result, 42);
-      assert.deepEqual(ranInWatcher, []);
-    });
-  });
+  test(
+    "resolves with the completed job in a queue on the directory that did not run it",
+    fileStoreOnly,
+    async () => {
+      await withRunnerAndWatcher(async ({ runner, watcher, gate, reads }) => {
+        // The watcher handles "work" too, but the runner takes the job first.
+        watcher.registerJobHandler("work", () => {});
+        const job = await runner.scheduleJob({ methodName: "work", params: 21 });
+        const started = nextEvent(runner, "started");
+        await runner.start();
+        await started;
+        const { watched } = await watchWhileItRuns(watcher, reads, job.key, job.id);
+        const ranInWatcher = recordEvents(watcher, "started");
+        // Its start reads the directory: the job runs in the runner.
+        await watcher.start();
+        gate.resolve();
+        const done = await soon(watched, "the watcher's settled()");
+        assert.equal(done?.state, JobState.COMPLETED);
+        assert.equal(done?.result, 42);
+        assert.deepEqual(ranInWatcher, []);
+      });
+    },
+  );
 
-  test("resolves in a queue that starts after another queue on the directory completed the job", async () => {
-    await withRunnerAndWatcher(async ({ runner, watcher, gate, reads }) => {
-      const job = await runner.scheduleJob({ methodName: "work", params: 50 });
-      const started = nextEvent(runner, "started");
-      await runner.start();
-      await started;
-      const { watched } = await watchWhileItRuns(watcher, reads, job.key, job.id);
-      const completed = outcomeOf(runner, job.id);
-      gate.resolve();
-      await completed;
-      await watcher.start();
-      const done = await soon(watched, "the watcher's settled()");
-      assert.equal(done?.state, JobState.COMPLETED);
-      assert.equal(done?.result, 100);
-    });
-  });
+  test(
+    "resolves in a queue that starts after another queue on the directory completed the job",
+    fileStoreOnly,
+    async () => {
+      await withRunnerAndWatcher(async ({ runner, watcher, gate, reads }) => {
+        const job = await runner.scheduleJob({ methodName: "work", params: 50 });
+        const started = nextEvent(runner, "started");
+        await runner.start();
+        await started;
+        const { watched } = await watchWhileItRuns(watcher, reads, job.key, job.id);
+        const completed = outcomeOf(runner, job.id);
+        gate.resolve();
+        await completed;
+        await watcher.start();
+        const done = await soon(watched, "the watcher's settled()");
+        assert.equal(done?.state, JobState.COMPLETED);
+        assert.equal(done?.result, 100);
+      });
+    },
+  );
 
   test("resolves in a queue that only schedules, for the job another queue on the directory runs", async () => {
-    await withTempDir(async (directory) => {
-      const options = { directory, fsync: false, keepCompleted: true, pollInterval: 20 } as const;
-      const producer = new JobQueue(options);
-      const worker = new JobQueue(options);
+    await withPlace(async (place) => {
+      const options = { keepCompleted: true, pollInterval: 20 } as const;
+      const producer = new JobQueue({ ...storeOptions(place), ...options });
+      const worker = new JobQueue({ ...storeOptions(place), ...options });
       try {
         worker.registerJobHandler("work", (n: number) => n + 1);
         const job = await producer.scheduleJob({ methodName: "work", params: 1 });

@@ -65,9 +65,12 @@ export class Dispatcher {
       this.#lookAgain = true;
       return this.#current;
     }
-    this.#current = this.#context.inBackground(() => this.#look()).finally(() => {
+    this.#current = this.#context.inBackground(() => this.#look()).then(() => {
       this.#current = undefined;
       this.#context.looked();
+      // A wake that came after the look's last claim (its loop had ended, in
+      // the same turn of the event loop as the claim's answer) looks again.
+      if (this.#lookAgain) return this.wake();
     });
     return this.#current;
   }

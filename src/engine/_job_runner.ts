@@ -86,16 +86,21 @@ export class JobRunner {
     return this.#running.has(id);
   }
 
-  /** Runs a job this engine has claimed, in a slot of its own until its outcome is recorded. */
-  start(job: Job): void {
+  /**
+   * Runs a job this engine has claimed, in a slot of its own until its
+   * outcome is recorded; after `announced`, when given (the job's
+   * `scheduled` event, which comes first).
+   */
+  start(job: Job, announced?: Promise<void>): void {
     // #run reports its own failures; the catch is for bugs, so that no
     // rejection goes unhandled.
-    const run: Promise<void> = this.#run(job)
-      .catch((error) => this.#context.emitError(error))
-      .then(() => {
-        if (this.#running.get(job.id) === run) this.#running.delete(job.id);
-        this.#context.wake();
-      });
+    const run: Promise<void> =
+      (announced === undefined ? this.#run(job) : announced.then(() => this.#run(job)))
+        .catch((error) => this.#context.emitError(error))
+        .then(() => {
+          if (this.#running.get(job.id) === run) this.#running.delete(job.id);
+          this.#context.wake();
+        });
     this.#running.set(job.id, run);
   }
 

@@ -97,6 +97,11 @@ export class JobQueueEngine {
   #unwatch: (() => void) | undefined;
   /** Looks, checks, recoveries and heartbeats under way, awaited by dispose(). */
   readonly #maintenance = new Set<Promise<void>>();
+  /**
+   * Jobs being scheduled here, until their `scheduled` event: a store that
+   * notifies may hand one out to this engine before `add` has returned.
+   */
+  readonly #announcing = new Map<string, Promise<void>>();
 
   /**
    * Creates an engine; nothing touches the store until the first operation.
@@ -141,7 +146,7 @@ export class JobQueueEngine {
       paused: () => this.#pausedMethods,
       start: (job) => {
         this.#waiters.changed();
-        this.#runner.start(job);
+        this.#runner.start(job, this.#announcing.get(job.id));
       },
       inBackground,
       looked: () => this.#waiters.check(),
@@ -321,17 +326,26 @@ export class JobQueueEngine {
   /** Stores new jobs; tells of those stored, and wakes the dispatcher. */
   async #schedule(jobs: Job[]): Promise<Job[]> {
     await this.#open();
-    const results = await this.#add(jobs);
-    for (const result of results) {
-      if (result.kind !== "added") {
-        this.#emit("debug", {
-          message: "kept the job that holds the unique key",
-          info: { job: result.job },
-        });
-        continue;
+    let announce!: () => void;
+    const announced = new Promise<void>((resolve) => announce = resolve);
+    for (const job of jobs) this.#announcing.set(job.id, announced);
+    let results: AddResult[];
+    try {
+      results = await this.#add(jobs);
+      for (const result of results) {
+        if (result.kind !== "added") {
+          this.#emit("debug", {
+            message: "kept the job that holds the unique key",
+            info: { job: result.job },
+          });
+          continue;
+        }
+        this.#emit("scheduled", result.job);
+        this.#emit("debug", { message: "scheduled job", info: { job: result.job } });
       }
-      this.#emit("scheduled", result.job);
-      this.#emit("debug", { message: "scheduled job", info: { job: result.job } });
+    } finally {
+      for (const job of jobs) this.#announcing.delete(job.id);
+      announce();
     }
     this.#waiters.changed();
     this.#noteScheduled(results.flatMap((result) => result.kind === "added" ? [result.job] : []));
