@@ -114,11 +114,16 @@ export async function readStoredJob(place: Place, job: Job): Promise<Job> {
 /** Every job stored on `place`, in id order. */
 export async function storedJobs(place: Place): Promise<Job[]> {
   const jobs = testStore === "file"
-    ? await Promise.all(
-      (await readdir(place)).filter((name) => name.endsWith(".json")).map(async (name) =>
-        Job.fromJSON(JSON.parse(await readFile(join(place, name), "utf8")))
-      ),
-    )
+    ? (await Promise.all(
+      (await readdir(place)).filter((name) => name.endsWith(".json")).map(async (name) => {
+        // A file removed between the listing and its reading is not stored any more.
+        const text = await readFile(join(place, name), "utf8").catch((error) => {
+          if ((error as { code?: string }).code === "ENOENT") return undefined;
+          throw error;
+        });
+        return text === undefined ? [] : [Job.fromJSON(JSON.parse(text))];
+      }),
+    )).flat()
     : await withReader(place, (store) => store.list());
   return jobs.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
