@@ -2,7 +2,7 @@
  * Shared test helpers. Tests import jobq only through `../mod.ts`: under Node
  * they run compiled, against the npm build.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -234,17 +234,51 @@ export function spawnFixture(name: string, args: string[] = []): Fixture {
   );
 }
 
-/** Starts the script at `path` in a new process of the runtime running the tests. */
+/** Where and how {@linkcode spawnScript} starts a script. */
+export interface SpawnOptions {
+  cwd?: string;
+  /** Variables set for the script, beside those of this process. */
+  env?: Record<string, string>;
+  /** Another runtime to run it with, from npm (`npx -y deno@2`, `npx -y bun@1`). */
+  using?: "deno" | "bun";
+}
+
+const otherRuntimes = new Map<string, string>();
+
+/**
+ * The executable of another runtime, from npm: asked of `npx` once, so that
+ * the script runs as its child, and signals reach it (npx passes none on).
+ */
+function otherRuntimePath(using: "deno" | "bun"): string {
+  let path = otherRuntimes.get(using);
+  if (path === undefined) {
+    const args = using === "deno"
+      ? ["-y", "deno@2", "eval", "console.log(Deno.execPath())"]
+      : ["-y", "bun@1", "-e", "console.log(process.execPath)"];
+    path = execFileSync("npx", args, { encoding: "utf8" }).trim();
+    otherRuntimes.set(using, path);
+  }
+  return path;
+}
+
+/**
+ * Starts the script at `path` in a new process of the runtime running the
+ * tests, or of `options.using`.
+ */
 export function spawnScript(
   path: string,
   args: string[] = [],
-  options: { cwd?: string } = {},
+  options: SpawnOptions = {},
 ): Fixture {
   const name = path.slice(path.lastIndexOf("/") + 1);
-  const runtimeArgs = runtime === "deno" ? ["run", "-A", path, ...args] : [path, ...args];
-  const child = spawn(process.execPath, runtimeArgs, {
+  const using = options.using ?? runtime;
+  const runArgs = using === "deno" ? ["run", "-A", path, ...args] : [path, ...args];
+  const command = using === runtime ? process.execPath : otherRuntimePath(using as "deno" | "bun");
+  const commandArgs = runArgs;
+  const child = spawn(command, commandArgs, {
     stdio: ["ignore", "pipe", "pipe"],
-    ...options,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   let stdout = "";
   let stderr = "";

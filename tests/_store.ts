@@ -78,6 +78,11 @@ export async function withPlace<T>(body: (place: Place) => Promise<T>): Promise<
       await rm(directory, { recursive: true, force: true });
     }
   }
+  return await withSchema(body);
+}
+
+/** Runs `body` with a fresh PostgreSQL schema (whatever the run's store), dropped afterwards. */
+export async function withSchema<T>(body: (schema: string) => Promise<T>): Promise<T> {
   const schema = `t_${randomHex()}`;
   try {
     return await body(schema);
