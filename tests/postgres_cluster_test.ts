@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import process from "node:process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Job, JobQueue, JobQueueError } from "../mod.ts";
@@ -27,10 +26,9 @@ import {
   withDeadline,
 } from "./_process_helpers.ts";
 import { type Place, withSchema } from "./_store.ts";
+import { postgresUrl, withPostgres } from "./_postgres.ts";
 
-const url = process.env.JOBQ_TEST_POSTGRES_URL || undefined;
-const NO_SERVER = "JOBQ_TEST_POSTGRES_URL is not set: run the tests with `deno task test`, " +
-  "which starts a PostgreSQL server, or point it at one";
+const url = postgresUrl;
 
 /** The repository: the worker's TypeScript source is there, for the other runtime. */
 const root = fileURLToPath(new URL(scriptExtension === ".js" ? "../.." : "..", import.meta.url));
@@ -131,141 +129,145 @@ async function adminClient() {
   return postgres(address.href, { max: 1, onnotice: () => {}, ...(host ? { host } : {}) });
 }
 
-describe("PostgreSQL: several engines in several processes", () => {
-  if (url === undefined) {
-    if (process.env.CI === "true") {
-      test("a PostgreSQL server is given to the tests under CI", () => assert.fail(NO_SERVER));
-      return;
-    }
-    console.warn(`WARNING: the PostgreSQL cluster tests are skipped: ${NO_SERVER}`);
-    test.skip(`PostgreSQL cluster (skipped: ${NO_SERVER})`, () => {});
-    return;
-  }
+if (runtime !== "deno") {
+  // Minutes of processes: once per run of the suite is enough, and the
+  // Deno run's cluster has a Bun engine too.
+  const reason = "the Deno run of the suite runs the cluster, with engines under Deno and Bun";
+  console.warn(`WARNING: the PostgreSQL cluster tests are skipped under ${runtime}: ${reason}`);
+  test.skip(`PostgreSQL cluster (skipped under ${runtime}: ${reason})`, () => {});
+} else {
+  withPostgres("PostgreSQL cluster", () => describeCluster());
+}
 
-  test(`three engines under ${runtime} and ${other} run 6,000 jobs; one killed mid-run, its jobs run again once its lease ran out, never twice at once`, async () => {
-    const LEASE = 3_000;
-    const POLL = 100;
-    const SLACK = 2_000;
-    await withSchema((place) =>
-      withTempDir(async (logs) => {
-        const log = join(logs, "runs.log");
-        const jobs = await scheduleWork(place, 6_000);
-        const options = { maxConcurrency: 4, pollInterval: POLL, claimTimeout: LEASE, log };
-        const workers = [
-          startWorker(place, options),
-          startWorker(place, options, other),
-          startWorker(place, options),
-        ];
-        const [victim, ...survivors] = workers as [Fixture, ...Fixture[]];
-        let killedAt = 0;
-        try {
-          await Promise.all(workers.map((worker) => worker.waitForOutput("ready", 60_000)));
-          await untilPrinted(
-            [victim],
-            () => printed(victim, "completed").length >= 300,
-            "300 completions in the worker to kill",
-            60_000,
-          );
-          killedAt = Date.now();
-          await killFixture(victim);
-          await untilNoJobLeft(place, 120_000);
-        } finally {
-          for (const worker of survivors) await stopWorker(worker).catch(() => {});
-          await cleanUpFixtures(...workers);
-        }
+function describeCluster(): void {
+  describe("PostgreSQL: several engines in several processes", () => {
+    test(`three engines under ${runtime} and ${other} run 6,000 jobs; one killed mid-run, its jobs run again once its lease ran out, never twice at once`, async () => {
+      const LEASE = 3_000;
+      const POLL = 100;
+      const SLACK = 2_000;
+      await withSchema((place) =>
+        withTempDir(async (logs) => {
+          const log = join(logs, "runs.log");
+          const jobs = await scheduleWork(place, 6_000);
+          const options = { maxConcurrency: 4, pollInterval: POLL, claimTimeout: LEASE, log };
+          const workers = [
+            startWorker(place, options),
+            startWorker(place, options, other),
+            startWorker(place, options),
+          ];
+          const [victim, ...survivors] = workers as [Fixture, ...Fixture[]];
+          let killedAt = 0;
+          try {
+            await Promise.all(workers.map((worker) => worker.waitForOutput("ready", 60_000)));
+            await untilPrinted(
+              [victim],
+              () => printed(victim, "completed").length >= 300,
+              "300 completions in the worker to kill",
+              60_000,
+            );
+            killedAt = Date.now();
+            await killFixture(victim);
+            await untilNoJobLeft(place, 120_000);
+          } finally {
+            for (const worker of survivors) await stopWorker(worker).catch(() => {});
+            await cleanUpFixtures(...workers);
+          }
 
-        const runs = await readRuns(log);
-        assert.deepEqual([...runs.keys()].sort(), jobs.map((job) => job.id).sort());
-        // The killed worker's runs that never ended ended with it.
-        const cutShort: string[] = [];
-        for (const [id, jobRuns] of runs) {
-          for (const run of jobRuns) {
-            if (run.pid === victim.child.pid && run.end === undefined) {
-              run.end = killedAt;
-              cutShort.push(id);
+          const runs = await readRuns(log);
+          assert.deepEqual([...runs.keys()].sort(), jobs.map((job) => job.id).sort());
+          // The killed worker's runs that never ended ended with it.
+          const cutShort: string[] = [];
+          for (const [id, jobRuns] of runs) {
+            for (const run of jobRuns) {
+              if (run.pid === victim.child.pid && run.end === undefined) {
+                run.end = killedAt;
+                cutShort.push(id);
+              }
             }
           }
-        }
-        assertNoOverlap(runs);
-        assert.ok(cutShort.length > 0, "the killed worker was running no job");
-        // Its jobs ran again once its lease ran out (it renews every third
-        // of it), and no later than a poll after that.
-        for (const id of cutShort) {
-          const again = runs.get(id)!.find((run) => run.start >= killedAt);
-          assert.ok(again !== undefined, `job ${id}, cut short, never ran again`);
-          const after = again.start - killedAt;
-          assert.ok(
-            after >= LEASE - LEASE / 3 - POLL,
-            `job ${id} was taken ${after} ms after the kill`,
+          assertNoOverlap(runs);
+          assert.ok(cutShort.length > 0, "the killed worker was running no job");
+          // Its jobs ran again once its lease ran out (it renews every third
+          // of it), and no later than a poll after that.
+          for (const id of cutShort) {
+            const again = runs.get(id)!.find((run) => run.start >= killedAt);
+            assert.ok(again !== undefined, `job ${id}, cut short, never ran again`);
+            const after = again.start - killedAt;
+            assert.ok(
+              after >= LEASE - LEASE / 3 - POLL,
+              `job ${id} was taken ${after} ms after the kill`,
+            );
+            assert.ok(
+              after <= LEASE + POLL + SLACK,
+              `job ${id} ran again ${after} ms after the kill`,
+            );
+          }
+          const pids = new Set(
+            [...runs.values()].flatMap((jobRuns) => jobRuns.map((run) => run.pid)),
           );
-          assert.ok(
-            after <= LEASE + POLL + SLACK,
-            `job ${id} ran again ${after} ms after the kill`,
+          for (const worker of workers) {
+            assert.ok(pids.has(worker.child.pid!), "a worker ran no job");
+          }
+          assert.deepEqual(await jobsLeft(place), []);
+          const rerun = cutShort.map((id) => runs.get(id)!.find((run) => run.start >= killedAt)!);
+          console.log(
+            `cluster: ${cutShort.length} cut-short jobs ran again ` +
+              `${Math.min(...rerun.map((run) => run.start - killedAt))}–` +
+              `${Math.max(...rerun.map((run) => run.start - killedAt))} ms after the kill ` +
+              `(lease ${LEASE} ms, poll ${POLL} ms)`,
           );
-        }
-        const pids = new Set(
-          [...runs.values()].flatMap((jobRuns) => jobRuns.map((run) => run.pid)),
-        );
-        for (const worker of workers) assert.ok(pids.has(worker.child.pid!), "a worker ran no job");
-        assert.deepEqual(await jobsLeft(place), []);
-        const rerun = cutShort.map((id) => runs.get(id)!.find((run) => run.start >= killedAt)!);
-        console.log(
-          `cluster: ${cutShort.length} cut-short jobs ran again ` +
-            `${Math.min(...rerun.map((run) => run.start - killedAt))}–` +
-            `${Math.max(...rerun.map((run) => run.start - killedAt))} ms after the kill ` +
-            `(lease ${LEASE} ms, poll ${POLL} ms)`,
-        );
-      })
-    );
-  });
+        })
+      );
+    });
 
-  test("an engine whose connections the server terminates reconnects and runs every job", async () => {
-    await withSchema((place) =>
-      withTempDir(async (logs) => {
-        const log = join(logs, "runs.log");
-        // Its own application_name, so that only its connections are cut.
-        const name = `jobq_${place}`;
-        const address = new URL(url!);
-        address.searchParams.set("application_name", name);
-        const first = await scheduleWork(place, 400);
-        const worker = startWorker(
-          place,
-          { maxConcurrency: 2, pollInterval: 200, log },
-          other,
-          { JOBQ_TEST_POSTGRES_URL: address.href },
-        );
-        const sql = await adminClient();
-        let second: Job[] = [];
-        try {
-          await worker.waitForOutput("ready", 60_000);
-          await untilPrinted(
-            [worker],
-            () => printed(worker, "completed").length >= 50,
-            "50 completions",
+    test("an engine whose connections the server terminates reconnects and runs every job", async () => {
+      await withSchema((place) =>
+        withTempDir(async (logs) => {
+          const log = join(logs, "runs.log");
+          // Its own application_name, so that only its connections are cut.
+          const name = `jobq_${place}`;
+          const address = new URL(url!);
+          address.searchParams.set("application_name", name);
+          const first = await scheduleWork(place, 400);
+          const worker = startWorker(
+            place,
+            { maxConcurrency: 2, pollInterval: 200, log },
+            other,
+            { JOBQ_TEST_POSTGRES_URL: address.href },
           );
-          const [row] = await sql`
+          const sql = await adminClient();
+          let second: Job[] = [];
+          try {
+            await worker.waitForOutput("ready", 60_000);
+            await untilPrinted(
+              [worker],
+              () => printed(worker, "completed").length >= 50,
+              "50 completions",
+            );
+            const [row] = await sql`
             SELECT count(pg_terminate_backend(pid)) AS count FROM pg_stat_activity
             WHERE application_name = ${name}`;
-          assert.ok(Number(row?.count) > 0, "no connection of the worker was found");
-          // Jobs stored after the cut are found too: LISTEN or polling.
-          second = await scheduleWork(place, 100, 400);
-          await untilNoJobLeft(place, 60_000);
-          await stopWorker(worker);
-        } finally {
-          await sql.end();
-          await cleanUpFixtures(worker);
-        }
-        const runs = await readRuns(log);
-        assertNoOverlap(runs);
-        assert.deepEqual(
-          [...runs.keys()].sort(),
-          [...first, ...second].map((job) => job.id).sort(),
-        );
-        assert.deepEqual(await jobsLeft(place), []);
-      })
-    );
+            assert.ok(Number(row?.count) > 0, "no connection of the worker was found");
+            // Jobs stored after the cut are found too: LISTEN or polling.
+            second = await scheduleWork(place, 100, 400);
+            await untilNoJobLeft(place, 60_000);
+            await stopWorker(worker);
+          } finally {
+            await sql.end();
+            await cleanUpFixtures(worker);
+          }
+          const runs = await readRuns(log);
+          assertNoOverlap(runs);
+          assert.deepEqual(
+            [...runs.keys()].sort(),
+            [...first, ...second].map((job) => job.id).sort(),
+          );
+          assert.deepEqual(await jobsLeft(place), []);
+        })
+      );
+    });
   });
-});
+}
 
 describe("PostgreSQL: a server that cannot be reached", () => {
   /** A server that accepts connections and never answers. */
