@@ -517,7 +517,7 @@ export function postgresTables(input: PostgresReportInput): {
       rows: [
         own("pg.w5.enqueue", "rate", "enqueue one by one (jobs/s)"),
         own("pg.w5.process", "rate", "process, concurrency 8 (jobs/s)"),
-        own("pg.w5.backlogMs", "ms", `inserting the ${b} jobs and ANALYZE (ms)`),
+        own("pg.w5.backlogMs", "ms", `inserting the ${b} jobs and VACUUM ANALYZE (ms)`),
       ],
     },
     {
