@@ -240,15 +240,17 @@ let currentChild: ReturnType<typeof spawn> | undefined;
 
 let interrupted = false;
 
-process.on("SIGINT", () => {
-  // No child is started after this one is killed; the run's directory and
-  // the throwaway PostgreSQL server go.
+/** On Ctrl-C or SIGTERM: no child is started after this one is killed; the run's directory and the throwaway PostgreSQL server go. */
+function interrupt(code: number): void {
   interrupted = true;
   currentChild?.kill("SIGKILL");
   const dirs = runDir === "" ? [] : [runDir];
   Promise.all([...dirs.map((dir) => rm(dir, { recursive: true, force: true })), stopPostgres()])
-    .finally(() => process.exit(130));
-});
+    .finally(() => process.exit(code));
+}
+
+process.on("SIGINT", () => interrupt(130));
+process.on("SIGTERM", () => interrupt(143));
 
 interface Outcome extends TaskResult {
   wallMs: number;
@@ -944,7 +946,8 @@ async function linkCopy(from: string, to: string): Promise<void> {
 /** Removes everything in `dir`, but not `dir`. */
 async function empty(dir: string): Promise<void> {
   if ((await run("find", [dir, "-mindepth", "1", "-delete"], 600_000)).code === 0) return;
-  for (const name of await readdir(dir)) {
+  // Gone when the run was interrupted meanwhile.
+  for (const name of await readdir(dir).catch(() => [])) {
     await rm(join(dir, name), { recursive: true, force: true });
   }
 }
