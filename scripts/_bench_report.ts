@@ -42,7 +42,7 @@ export interface ReportInput {
   targetBacklog: number;
 }
 
-type Unit = "rate" | "ms" | "mb" | "count" | "ratio";
+type Unit = "rate" | "ms" | "us" | "mb" | "count" | "ratio";
 
 interface Row {
   label: string;
@@ -76,6 +76,8 @@ export function formatValue(value: number | null | undefined, unit: Unit): strin
         : value < 100
         ? value.toFixed(1)
         : count(Math.round(value));
+    case "us":
+      return value < 100 ? value.toFixed(1) : count(Math.round(value));
     case "mb":
       return value.toFixed(1);
     case "count":
@@ -411,5 +413,197 @@ export function targetsTable(input: ReportInput): { markdown: string; outcomes: 
   return {
     markdown: markdownTable(["target", ...columns.map((column) => column.label)], lines),
     outcomes,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL: jobq's PostgresJobStore against pg-boss and graphile-worker
+
+/** What the PostgreSQL tables need to know of the run. */
+export interface PostgresReportInput {
+  /** jobq's columns first, then the peers'. */
+  columns: Column[];
+  medians: Medians;
+  perRound: PerRound;
+  jobs: number;
+  backlog: number;
+  w2Rate: number;
+  w2Seconds: number;
+}
+
+/**
+ * Per round, the best (highest) figure of the peer columns; `undefined`
+ * when no peer has it.
+ */
+function bestOfPeers(input: PostgresReportInput, key: string): (number | null)[] | undefined {
+  const peers = input.columns.filter((column) => !column.isJobq)
+    .map((column) => input.perRound[column.id]?.[key])
+    .filter((values): values is (number | null)[] => values !== undefined);
+  if (peers.length === 0) return undefined;
+  const rounds = Math.max(...peers.map((values) => values.length));
+  return Array.from({ length: rounds }, (_, round) => {
+    const figures = peers.map((values) => values[round]).filter((v): v is number =>
+      typeof v === "number"
+    );
+    return figures.length === 0 ? null : Math.max(...figures);
+  });
+}
+
+/** The median of the rounds' `a ÷ b`. */
+function roundRatio(
+  as: (number | null)[] | undefined,
+  bs: (number | null)[] | undefined,
+): number | null | undefined {
+  if (as === undefined || bs === undefined) return undefined;
+  const ratios: number[] = [];
+  as.forEach((x, round) => {
+    const y = bs[round];
+    if (typeof x === "number" && typeof y === "number" && y !== 0) ratios.push(x / y);
+  });
+  return median(ratios);
+}
+
+/** The PostgreSQL figures and targets, as Markdown tables. */
+export function postgresTables(input: PostgresReportInput): {
+  figures: { markdown: string; rows: TableRow[] };
+  targets: { markdown: string; outcomes: TargetOutcome[] };
+} {
+  const get = (column: Column, key: string) => input.medians[column.id]?.[key];
+  const own = (key: string, unit: Unit, label: string): Row => ({
+    label,
+    unit,
+    value: (column) => get(column, key),
+  });
+  const perJob = (key: string, label: string): Row => ({
+    label,
+    unit: "us",
+    value: (column) => {
+      const rate = get(column, key);
+      return typeof rate === "number" && rate > 0 ? 1e6 / rate : rate;
+    },
+  });
+  const backlogVsEmpty = (metric: string): Row => ({
+    label: `W5 ÷ W1, ${metric === "enqueue" ? "enqueue one by one" : "processing"}`,
+    unit: "ratio",
+    value: (column) =>
+      roundRatio(
+        input.perRound[column.id]?.[`pg.w5.${metric}`],
+        input.perRound[column.id]?.[`pg.w1.seq.${metric}`],
+      ),
+  });
+  const b = count(input.backlog);
+  const list: Section[] = [
+    {
+      title: `W1: ${count(input.jobs)} immediate jobs, no-op handler (jobs/s)`,
+      rows: [
+        own("pg.w1.seq.enqueue", "rate", "enqueue one by one (awaited)"),
+        own("pg.w1.bulk.enqueue", "rate", "enqueue in bulk (one call)"),
+        own("pg.w1.seq.process", "rate", "process, concurrency 8"),
+        own("pg.w1.seq.connections", "count", "connections held after processing"),
+      ],
+    },
+    {
+      title: `W2: enqueue → handler start at ${input.w2Rate} jobs/s for ${input.w2Seconds} s (ms)`,
+      rows: [
+        own("pg.w2.p50", "ms", "p50"),
+        own("pg.w2.p95", "ms", "p95"),
+        own("pg.w2.p99", "ms", "p99"),
+        own("pg.w2.max", "ms", "max"),
+        own("pg.w2.connections", "count", "connections held, enqueueing and processing"),
+      ],
+    },
+    {
+      title: `W5: W1 with ${b} waiting jobs due in a day in the table`,
+      rows: [
+        own("pg.w5.enqueue", "rate", "enqueue one by one (jobs/s)"),
+        own("pg.w5.process", "rate", "process, concurrency 8 (jobs/s)"),
+        own("pg.w5.backlogMs", "ms", `inserting the ${b} jobs and VACUUM ANALYZE (ms)`),
+      ],
+    },
+    {
+      title: `Cost per job (µs), empty table → ${b} waiting`,
+      rows: [
+        perJob("pg.w1.seq.enqueue", "enqueue one by one, empty"),
+        perJob("pg.w5.enqueue", `enqueue one by one, ${b} waiting`),
+        perJob("pg.w1.seq.process", "process, empty"),
+        perJob("pg.w5.process", `process, ${b} waiting`),
+        backlogVsEmpty("enqueue"),
+        backlogVsEmpty("process"),
+      ],
+    },
+  ];
+  const rows: TableRow[] = [];
+  const lines: string[][] = [];
+  for (const section of list) {
+    lines.push([`**${section.title}**`, ...input.columns.map(() => "")]);
+    for (const row of section.rows) {
+      const cells = input.columns.map((column) =>
+        column.absent !== undefined ? column.absent : formatValue(row.value(column), row.unit)
+      );
+      rows.push({ label: `${section.title} / ${row.label}`, cells });
+      lines.push([row.label, ...cells]);
+    }
+  }
+
+  const toBest = (key: string, label: string): Target => ({
+    label,
+    unit: "ratio",
+    check: (column) => {
+      const value = roundRatio(input.perRound[column.id]?.[key], bestOfPeers(input, key));
+      return { value, pass: typeof value === "number" && value >= 1 };
+    },
+  });
+  const flat = (metric: string): Target => ({
+    label: `${metric === "enqueue" ? "enqueue" : "processing"} with ${b} waiting ≥ 0.8× empty`,
+    unit: "ratio",
+    check: (column) => {
+      const value = roundRatio(
+        input.perRound[column.id]?.[`pg.w5.${metric}`],
+        input.perRound[column.id]?.[`pg.w1.seq.${metric}`],
+      );
+      return { value, pass: typeof value === "number" && value >= 0.8 };
+    },
+  });
+  const goals: Target[] = [
+    toBest("pg.w1.seq.enqueue", "W1 enqueue one by one ≥ the best peer's"),
+    toBest("pg.w1.bulk.enqueue", "W1 bulk enqueue ≥ the best peer's"),
+    toBest("pg.w1.seq.process", "W1 processing ≥ the best peer's"),
+    {
+      label: "W2 p99 ≤ 10 ms",
+      unit: "ms",
+      check: (column) => {
+        const value = get(column, "pg.w2.p99");
+        return { value, pass: typeof value === "number" && value <= 10 };
+      },
+    },
+    flat("enqueue"),
+    flat("process"),
+  ];
+  const jobq = input.columns.filter((column) => column.isJobq && column.absent === undefined);
+  const outcomes: TargetOutcome[] = [];
+  const targetLines = goals.map((target) => [
+    target.label,
+    ...jobq.map((column) => {
+      const outcome = target.check(column);
+      if (outcome === undefined || outcome.value === undefined) return "—";
+      outcomes.push({
+        target: target.label,
+        column: column.id,
+        value: outcome.value,
+        pass: outcome.pass,
+      });
+      if (outcome.value === null) return "n/a";
+      return `${formatValue(outcome.value, target.unit)} ${outcome.pass ? "pass" : "**FAIL**"}`;
+    }),
+  ]);
+  return {
+    figures: {
+      markdown: markdownTable(["", ...input.columns.map((column) => column.label)], lines),
+      rows,
+    },
+    targets: {
+      markdown: markdownTable(["target", ...jobq.map((column) => column.label)], targetLines),
+      outcomes,
+    },
   };
 }

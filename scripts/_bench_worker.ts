@@ -20,7 +20,15 @@ import type * as Jobq from "../mod.ts";
 export type Runtime = "deno" | "bun" | "node";
 
 /** What is measured. */
-export type System = "probe" | "jobq" | "denokv" | "plainjob" | "bullmq";
+export type System =
+  | "probe"
+  | "jobq"
+  | "denokv"
+  | "plainjob"
+  | "bullmq"
+  | "jobq-postgres"
+  | "pgboss"
+  | "graphile";
 
 /** One measurement, as `scripts/bench.ts` describes it to the child process. */
 export interface Task {
@@ -43,7 +51,10 @@ export interface Task {
   /** `seq` (one at a time) or, for the probe, `par8` (8 in flight); `bulk` for W1. */
   mode: "seq" | "par8" | "bulk";
   process: boolean;
-  /** Jobs due in a day already in `dir`, written by a `setup` task. */
+  /**
+   * Jobs due in a day already in `dir`, written by a `setup` task; for the
+   * PostgreSQL systems, inserted into the schema by this process first.
+   */
   backlog: number;
   rate: number;
   seconds: number;
@@ -53,8 +64,12 @@ export interface Task {
   delayMax: number;
   /** The URL of jobq's module: `mod.ts`, or `npm/esm/mod.js` under Node. */
   jobqModule: string;
-  /** The URL of the peer's module (plainjob, BullMQ), if any. */
+  /** The URL of the peer's module (plainjob, BullMQ, pg-boss, graphile-worker), if any. */
   peerModule: string;
+  /** The PostgreSQL server of the PostgreSQL systems. */
+  postgresUrl: string;
+  /** A fresh schema of this measurement on that server, dropped at its end. */
+  schema: string;
 }
 
 /** What a measurement reports. */
@@ -771,6 +786,369 @@ async function bullmq(task: Task): Promise<TaskResult> {
 }
 
 // ---------------------------------------------------------------------------
+// Queues on PostgreSQL: jobq's PostgresJobStore, pg-boss, graphile-worker.
+// Each measurement gets a fresh schema, made by the system's own migration
+// and dropped at its end; the measurement's own connection (left out of the
+// connection count) inserts the backlog and counts the connections.
+
+/** The params of a job of the PostgreSQL measurements; `t` is W2's stamp. */
+interface Payload {
+  i: number;
+  t?: number;
+}
+
+/** What the PostgreSQL measurements do with each system, through its own API. */
+interface PostgresQueue {
+  /** Creates the schema's tables, with the system's own migration. */
+  prepare(): Promise<void>;
+  /** Statements that insert `$1` waiting jobs due in a day into the schema, and the tables to ANALYZE then. */
+  backlog: { statements: string[]; tables: string[] };
+  enqueue(payload: Payload): Promise<void>;
+  enqueueMany(payloads: Payload[]): Promise<void>;
+  /**
+   * Starts handling jobs, 8 at a time: `started` when a handler starts,
+   * `completed` when the system has recorded its outcome.
+   */
+  process(started: (payload: Payload) => void, completed: () => void): Promise<void>;
+  /** Stops processing and closes the system's connections. */
+  close(): Promise<void>;
+  notes: string[];
+  errors: string[];
+}
+
+/** A connection of the measurement's own. */
+interface SqlConnection {
+  query(statement: string, parameters?: unknown[]): Promise<unknown[][]>;
+  end(): Promise<void>;
+}
+
+/** postgres.js (jobq's client) or `pg` (the peers'), from a URL whose `host` parameter may name a socket directory. */
+async function sqlConnection(task: Task): Promise<SqlConnection> {
+  if (task.system === "jobq-postgres") {
+    const specifier = "postgres";
+    const { default: postgres } = await import(specifier) as {
+      default: (url: string, options: Record<string, unknown>) => {
+        unsafe(query: string, parameters?: unknown[]): { values(): Promise<unknown[][]> };
+        end(): Promise<void>;
+      };
+    };
+    const url = new URL(task.postgresUrl);
+    const host = url.searchParams.get("host");
+    url.searchParams.delete("host");
+    const sql = postgres(url.href, {
+      max: 1,
+      onnotice: () => {},
+      ...(host === null ? {} : { host }),
+    });
+    return {
+      query: (statement, parameters = []) => sql.unsafe(statement, parameters).values(),
+      end: () => sql.end(),
+    };
+  }
+  const pg = await importPg(task);
+  const client = new pg.Client({ connectionString: task.postgresUrl });
+  await client.connect();
+  return {
+    query: async (statement, parameters = []) =>
+      (await client.query({ text: statement, values: parameters, rowMode: "array" })).rows,
+    end: () => client.end(),
+  };
+}
+
+interface PgModule {
+  Client: new (options: { connectionString: string }) => {
+    connect(): Promise<void>;
+    query(query: { text: string; values: unknown[]; rowMode: "array" }): Promise<{
+      rows: unknown[][];
+    }>;
+    end(): Promise<void>;
+  };
+  Pool: new (options: { connectionString: string; max: number }) => {
+    end(): Promise<void>;
+  };
+}
+
+/** `pg`, which both peers use, installed beside them in `.bench/node_modules`. */
+async function importPg(task: Task): Promise<PgModule> {
+  const module = await import(new URL("../../pg/lib/index.js", task.peerModule).href);
+  return (module.default ?? module) as PgModule;
+}
+
+/** A CommonJS peer's exports, as `import()` gives them in any runtime. */
+async function importPeer<T>(task: Task): Promise<T> {
+  const module = await import(task.peerModule);
+  return (module.default ?? module) as T;
+}
+
+const DAY_SQL = "interval '1 day'";
+
+async function jobqPostgresQueue(task: Task): Promise<PostgresQueue> {
+  const jobq = await importJobq(task);
+  const { PostgresJobStore } = await import(
+    new URL("./src/store/postgres/mod.ts", task.jobqModule).href
+  ) as typeof import("../src/store/postgres/mod.ts");
+  const queue = new jobq.JobQueue({
+    store: new PostgresJobStore({ url: task.postgresUrl, schema: task.schema }),
+    maxConcurrency: CONCURRENCY,
+  });
+  const errors: string[] = [];
+  queue.on("error", (error) => {
+    if (errors.length < 5) errors.push(error.message);
+  });
+  let started: (payload: Payload) => void = () => {};
+  queue.registerJobHandler("noop", (payload: Payload) => started(payload));
+  const s = `"${task.schema}"`;
+  return {
+    prepare: () => queue.engine.load(),
+    backlog: {
+      // Ids as jobq makes them: the execution date, then a creation stamp.
+      statements: [
+        `INSERT INTO ${s}.jobs (id, method_name, state, execution_date, created_at, params)
+        SELECT to_char(to_timestamp(due / 1000.0) AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24-MI-SS-MS"Z"') || '-' || lpad(to_hex(g), 13, '0') || '-00000000',
+          'noop', 'NOT_STARTED', due, due - 86400000, json_build_object('i', g)
+        FROM (SELECT g, floor(extract(epoch FROM now() + ${DAY_SQL}) * 1000)::bigint + g AS due
+          FROM generate_series(1, $1::integer) g) jobs`,
+      ],
+      tables: [`${s}.jobs`],
+    },
+    enqueue: async (params) => {
+      await queue.scheduleJob({ methodName: "noop", params });
+    },
+    enqueueMany: async (payloads) => {
+      await queue.scheduleJobs(payloads.map((params) => ({ methodName: "noop", params })));
+    },
+    process: async (onStarted, completed) => {
+      started = onStarted;
+      queue.on("completed", completed);
+      await queue.start();
+    },
+    close: () => queue.dispose(),
+    notes: ["PostgresJobStore's defaults: at most 4 connections for queries, and 1 for LISTEN"],
+    errors,
+  };
+}
+
+interface PgBossJob {
+  data: Payload;
+}
+
+interface PgBoss {
+  on(event: "error", listener: (error: Error) => void): void;
+  start(): Promise<unknown>;
+  createQueue(name: string): Promise<void>;
+  send(name: string, data: unknown): Promise<string | null>;
+  insert(jobs: { name: string; data: unknown }[]): Promise<unknown>;
+  work(
+    name: string,
+    options: Record<string, unknown>,
+    handler: (jobs: PgBossJob[]) => Promise<void>,
+  ): Promise<string>;
+  notifyWorker(id: string): void;
+  stop(options: Record<string, unknown>): Promise<void>;
+}
+
+async function pgBossQueue(task: Task): Promise<PostgresQueue> {
+  const PgBoss = await importPeer<new (options: Record<string, unknown>) => PgBoss>(task);
+  const boss = new PgBoss({ connectionString: task.postgresUrl, schema: task.schema });
+  const errors: string[] = [];
+  boss.on("error", (error) => {
+    if (errors.length < 5) errors.push(error.message);
+  });
+  const s = `"${task.schema}"`;
+  return {
+    prepare: async () => {
+      await boss.start();
+      await boss.createQueue("noop");
+    },
+    backlog: {
+      statements: [`INSERT INTO ${s}.job (name, data, start_after)
+        SELECT 'noop', jsonb_build_object('i', g), now() + ${DAY_SQL}
+        FROM generate_series(1, $1::integer) g`],
+      tables: [`${s}.job`],
+    },
+    enqueue: async (payload) => {
+      await boss.send("noop", payload);
+    },
+    enqueueMany: async (payloads) => {
+      await boss.insert(payloads.map((data) => ({ name: "noop", data })));
+    },
+    process: async (started, completed) => {
+      for (let n = 0; n < CONCURRENCY; n++) {
+        let id = "";
+        id = await boss.work(
+          "noop",
+          { batchSize: 1, pollingIntervalSeconds: 0.5 },
+          ([job]) => {
+            started(job!.data);
+            // Fetch again at once after a job, not after the polling interval.
+            boss.notifyWorker(id);
+            completed();
+            return Promise.resolve();
+          },
+        );
+      }
+    },
+    close: () => boss.stop({ graceful: false, wait: true, timeout: 5000 }),
+    notes: [
+      `${CONCURRENCY} workers (work()) of batchSize 1, each notified (notifyWorker) to fetch ` +
+      "again at once after a job, else polling every 500 ms (pg-boss's least); no LISTEN. " +
+      "A job counts as completed when its handler returns: pg-boss then records it " +
+      "without awaiting it. Pool of 10 connections (its default)",
+    ],
+    errors,
+  };
+}
+
+interface GraphileRunner {
+  events: { on(event: "job:success", listener: () => void): void };
+  stop(): Promise<void>;
+}
+
+interface GraphileWorkerUtils {
+  migrate(): Promise<void>;
+  addJob(identifier: string, payload: unknown): Promise<unknown>;
+  addJobs(specs: { identifier: string; payload: unknown }[]): Promise<unknown>;
+  release(): Promise<void>;
+}
+
+interface GraphileModule {
+  run(options: Record<string, unknown>): Promise<GraphileRunner>;
+  makeWorkerUtils(options: Record<string, unknown>): Promise<GraphileWorkerUtils>;
+  Logger: new (factory: () => () => void) => unknown;
+}
+
+async function graphileQueue(task: Task): Promise<PostgresQueue> {
+  const graphile = await importPeer<GraphileModule>(task);
+  const pg = await importPg(task);
+  // One pool for enqueueing and processing, of graphile-worker's default size.
+  const pgPool = new pg.Pool({ connectionString: task.postgresUrl, max: 10 });
+  const common = {
+    pgPool,
+    schema: task.schema,
+    logger: new graphile.Logger(() => () => {}),
+  };
+  let utils: GraphileWorkerUtils | undefined;
+  let runner: GraphileRunner | undefined;
+  const s = `"${task.schema}"`;
+  return {
+    prepare: async () => {
+      utils = await graphile.makeWorkerUtils(common);
+      await utils.migrate();
+    },
+    backlog: {
+      statements: [
+        `INSERT INTO ${s}._private_tasks (identifier) VALUES ('noop') ON CONFLICT DO NOTHING`,
+        `INSERT INTO ${s}._private_jobs (task_id, payload, run_at)
+          SELECT t.id, json_build_object('i', g), now() + ${DAY_SQL}
+          FROM generate_series(1, $1::integer) g, ${s}._private_tasks t
+          WHERE t.identifier = 'noop'`,
+      ],
+      tables: [`${s}._private_jobs`, `${s}._private_tasks`],
+    },
+    enqueue: async (payload) => {
+      await utils!.addJob("noop", payload);
+    },
+    enqueueMany: async (payloads) => {
+      await utils!.addJobs(payloads.map((payload) => ({ identifier: "noop", payload })));
+    },
+    process: async (started, completed) => {
+      runner = await graphile.run({
+        ...common,
+        concurrency: CONCURRENCY,
+        noHandleSignals: true,
+        taskList: { noop: (payload: Payload) => started(payload) },
+      });
+      runner.events.on("job:success", completed);
+    },
+    close: async () => {
+      await runner?.stop();
+      await utils?.release();
+      await pgPool.end();
+    },
+    notes: [
+      `concurrency ${CONCURRENCY}, LISTEN for new jobs, polling every 2 s (its default); ` +
+      "one pg pool of 10 connections (its default size) for enqueueing and processing",
+    ],
+    errors: [],
+  };
+}
+
+/** Connections to the measurement's database but the measurement's own. */
+async function connectionCount(connection: SqlConnection): Promise<number> {
+  const [[count]] = await connection.query(
+    `SELECT count(*) FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_type = 'client backend'
+      AND pid <> pg_backend_pid()`,
+  ) as [[unknown]];
+  return Number(count);
+}
+
+/** W1 (with a backlog: W5) and W2 on PostgreSQL, for any of the three systems. */
+async function postgresTask(task: Task): Promise<TaskResult> {
+  const connection = await sqlConnection(task);
+  const queue = task.system === "jobq-postgres"
+    ? await jobqPostgresQueue(task)
+    : task.system === "pgboss"
+    ? await pgBossQueue(task)
+    : await graphileQueue(task);
+  const metrics: Record<string, number | null> = {};
+  try {
+    const [[version, fsync, synchronousCommit]] = await connection.query(
+      "SELECT current_setting('server_version'), current_setting('fsync'), " +
+        "current_setting('synchronous_commit')",
+    ) as [[string, string, string]];
+    queue.notes.push(
+      `PostgreSQL ${version}, fsync ${fsync}, synchronous_commit ${synchronousCommit}`,
+    );
+    await queue.prepare();
+    if (task.backlog > 0) {
+      const start = performance.now();
+      for (const statement of queue.backlog.statements) {
+        await connection.query(statement, statement.includes("$1") ? [task.backlog] : []);
+      }
+      // VACUUM too: autovacuum would otherwise visit the new rows during the
+      // measurement, as it does soon after any large insert.
+      for (const table of queue.backlog.tables) {
+        await connection.query(`VACUUM ANALYZE ${table}`);
+      }
+      metrics.backlogMs = performance.now() - start;
+    }
+    if (task.kind === "w1") {
+      const payloads = Array.from({ length: task.count }, (_, i) => ({ i }));
+      let start = performance.now();
+      if (task.mode === "bulk") await queue.enqueueMany(payloads);
+      else for (const payload of payloads) await queue.enqueue(payload);
+      metrics.enqueue = perSecond(task.count, performance.now() - start);
+      if (task.process) {
+        const done = new Counter();
+        start = performance.now();
+        await queue.process(() => {}, () => done.add());
+        await done.reach(task.count, 600_000, "completed jobs");
+        metrics.process = perSecond(task.count, performance.now() - start);
+        metrics.connections = await connectionCount(connection);
+      }
+    } else {
+      const log = new LatencyLog(task);
+      await queue.process((payload) => log.record(payload as Stamp), () => {});
+      await atSteadyRate(task.rate, task.seconds, (i) => {
+        queue.enqueue({ i, t: performance.now() }).catch((error) => {
+          if (queue.errors.length < 5) queue.errors.push(messageOf(error));
+        });
+      });
+      await log.done.reach(log.expected, 60_000, "started jobs");
+      metrics.connections = await connectionCount(connection);
+      Object.assign(metrics, latencyMetrics(log.values));
+    }
+  } finally {
+    await queue.close();
+    await connection.query(`DROP SCHEMA IF EXISTS "${task.schema}" CASCADE`);
+    await connection.end();
+  }
+  return { metrics, notes: queue.notes, errors: queue.errors };
+}
+
+// ---------------------------------------------------------------------------
 
 /** Runs one task. */
 export function runTask(task: Task): Promise<TaskResult> {
@@ -783,6 +1161,10 @@ export function runTask(task: Task): Promise<TaskResult> {
       return plainjob(task);
     case "bullmq":
       return bullmq(task);
+    case "jobq-postgres":
+    case "pgboss":
+    case "graphile":
+      return postgresTask(task);
     case "jobq":
       switch (task.kind) {
         case "setup":

@@ -3,10 +3,13 @@
  * package (installed with apt-get when missing and running as root), a
  * cluster made by `initdb` in a temporary directory and started with
  * `pg_ctl`, listening on a unix socket in that directory only, without
- * fsync. `stop()` stops it (`-m immediate`) and removes the directory.
+ * fsync unless asked to be durable. `stop()` stops it (`-m immediate`) and
+ * removes the directory.
  *
- * Run on its own (`deno run -A scripts/_postgres.ts`), it starts a server,
- * prints its URL for `JOBQ_TEST_POSTGRES_URL`, and stops it on Ctrl-C.
+ * Run on its own (`deno run -A scripts/_postgres.ts [--durable]`), it starts
+ * a server, prints its URL for `JOBQ_TEST_POSTGRES_URL`, and stops it on
+ * Ctrl-C or SIGTERM. `--durable` keeps PostgreSQL's own settings (fsync,
+ * synchronous commit, full-page writes), as the benchmark needs.
  *
  * @module
  */
@@ -83,8 +86,20 @@ async function serverBinDir(): Promise<string> {
   return bin;
 }
 
+/** How to start a server. */
+export interface TestPostgresOptions {
+  /**
+   * Keep PostgreSQL's durable defaults (fsync, synchronous commit, full-page
+   * writes) instead of turning them off for speed: for figures that speak
+   * of a real server.
+   */
+  durable?: boolean;
+}
+
 /** Starts a server in a new temporary directory; about 1–3 s. */
-export async function startTestPostgres(): Promise<TestPostgres> {
+export async function startTestPostgres(
+  { durable = false }: TestPostgresOptions = {},
+): Promise<TestPostgres> {
   const bin = await serverBinDir();
   const dir = await mkdtemp(join(tmpdir(), "jobq-pg-"));
   const data = join(dir, "data");
@@ -126,9 +141,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     const options = [
       "-c listen_addresses=''",
       `-k ${dir}`,
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
+      ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
       "-c max_connections=200",
     ].join(" ");
     const pgCtl = asServerUser(join(bin, "pg_ctl"), [
@@ -164,7 +177,7 @@ async function lookupUser(name: string): Promise<{ uid: number; gid: number }> {
 }
 
 if (import.meta.main) {
-  const server = await startTestPostgres();
+  const server = await startTestPostgres({ durable: Deno.args.includes("--durable") });
   console.log(`JOBQ_TEST_POSTGRES_URL=${server.url}`);
   console.log("Stop with Ctrl-C.");
   // Signal listeners alone do not keep Deno running: this timer does.

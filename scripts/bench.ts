@@ -18,15 +18,24 @@
  * - W4: start-up of a fresh process on a directory of 100,000 jobs due in a
  *   day, until a new job has run, and its RSS.
  * - W5: W1 with those 100,000 jobs in the directory.
+ * - PostgreSQL (`pg`): jobq's PostgresJobStore, pg-boss and graphile-worker
+ *   on one server, a fresh schema per measurement: W1 (enqueue one by one
+ *   and in bulk, processing at concurrency 8), W2, and W5 with 1,000,000
+ *   waiting jobs in the table. The server is a throwaway one started for the
+ *   run (`scripts/_postgres.ts --durable`: fsync on), or the one of
+ *   `--postgres URL` or `JOBQ_BENCH_POSTGRES_URL`.
  *
  * Usage: `deno task bench [--quick] [--rounds N] [--runtimes deno,bun,node]
- * [--peers denokv,plainjob,bullmq] [--only probe,w1,w2,w3,w4,w5] [--dir DIR]
- * [--out FILE] [--chart FILE] [--no-spread]`, or `npx -y bun@1 scripts/bench.ts …`.
+ * [--peers denokv,plainjob,bullmq,pgboss,graphile] [--only probe,w1,w2,w3,w4,w5,pg]
+ * [--postgres URL] [--dir DIR] [--out FILE] [--chart FILE] [--no-spread]`,
+ * or `npx -y bun@1 scripts/bench.ts …`.
  *
  * - `--quick`: small counts and one round, under two minutes on 2 cores.
  * - `--runtimes`: where jobq runs (default `deno,bun`); `node` runs the npm
  *   build, `npm/esm/mod.js` (built with `deno task build:npm` when missing).
  * - `--peers`: which peers to run (default all; `none` for none).
+ * - `--only pg`: the PostgreSQL part alone (jobq there runs under Deno and
+ *   Bun, not Node).
  * - `--dir`: where the temporary directories go (default: the system's).
  * - `--no-spread`: leave the placement of the measurements' directories to
  *   the file system (see `spreadSubdirectories`).
@@ -46,7 +55,13 @@ import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type ChartSeries, renderChart } from "./_bench_chart.ts";
-import { type Column, figuresTable, type Medians, targetsTable } from "./_bench_report.ts";
+import {
+  type Column,
+  figuresTable,
+  type Medians,
+  postgresTables,
+  targetsTable,
+} from "./_bench_report.ts";
 import {
   RESULT_MARKER,
   type Runtime,
@@ -62,6 +77,9 @@ const benchDir = join(root, "benchmarks");
 const peersDir = join(root, ".bench");
 const PLAINJOB = "plainjob@0.0.14";
 const BULLMQ = "bullmq@5";
+// The newest that run on Node 20 (pg-boss 11 and 12 need Node 22).
+const PGBOSS = "pg-boss@10.4.2";
+const GRAPHILE = "graphile-worker@0.17.3";
 
 type Mode = "quick" | "full";
 
@@ -78,6 +96,10 @@ interface Plan {
   w3Jobs: number;
   /** Jobs due in a day in the directory for W4 (all) and W5 (all but 0); the last is the main one. */
   backlogs: number[];
+  /** W1 jobs on PostgreSQL, and W5's. */
+  postgresJobs: number;
+  /** Waiting jobs due in a day in the table for W5 on PostgreSQL. */
+  postgresBacklog: number;
   /** A child that runs longer is killed and its measurement reported as failed. */
   timeoutMs: number;
 }
@@ -92,6 +114,8 @@ const PLANS: Record<Mode, Plan> = {
     w2Warmup: 0.5,
     w3Jobs: 200,
     backlogs: [0, 20_000],
+    postgresJobs: 1000,
+    postgresBacklog: 20_000,
     timeoutMs: 120_000,
   },
   full: {
@@ -103,6 +127,8 @@ const PLANS: Record<Mode, Plan> = {
     w2Warmup: 1,
     w3Jobs: 200,
     backlogs: [0, 1000, 10_000, 100_000],
+    postgresJobs: 5000,
+    postgresBacklog: 1_000_000,
     timeoutMs: 600_000,
   },
 };
@@ -119,8 +145,9 @@ const { values: options } = parseArgs({
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
     runtimes: { type: "string", default: "deno,bun" },
-    peers: { type: "string", default: "denokv,plainjob,bullmq" },
-    only: { type: "string", default: "probe,w1,w2,w3,w4,w5" },
+    peers: { type: "string", default: "denokv,plainjob,bullmq,pgboss,graphile" },
+    only: { type: "string", default: "probe,w1,w2,w3,w4,w5,pg" },
+    postgres: { type: "string" },
     dir: { type: "string" },
     out: { type: "string" },
     chart: { type: "string" },
@@ -132,7 +159,8 @@ const { values: options } = parseArgs({
 if (options.help) {
   console.log(
     "Usage: deno task bench [--quick] [--rounds N] [--runtimes deno,bun,node]\n" +
-      "  [--peers denokv,plainjob,bullmq|none] [--only probe,w1,w2,w3,w4,w5]\n" +
+      "  [--peers denokv,plainjob,bullmq,pgboss,graphile|none]\n" +
+      "  [--only probe,w1,w2,w3,w4,w5,pg] [--postgres URL]\n" +
       "  [--dir DIR] [--out FILE] [--chart FILE] [--no-spread]",
   );
   process.exit(0);
@@ -164,10 +192,16 @@ if (options.rounds !== undefined) {
   plan.rounds = rounds;
 }
 const jobqRuntimes = listOption("runtimes", options.runtimes, ["deno", "bun", "node"] as const);
-const peers = listOption("peers", options.peers, ["denokv", "plainjob", "bullmq"] as const);
-const only = new Set(
-  listOption("only", options.only, ["probe", "w1", "w2", "w3", "w4", "w5"] as const),
+const peers = listOption(
+  "peers",
+  options.peers,
+  ["denokv", "plainjob", "bullmq", "pgboss", "graphile"] as const,
 );
+const only = new Set(
+  listOption("only", options.only, ["probe", "w1", "w2", "w3", "w4", "w5", "pg"] as const),
+);
+/** A server to use instead of a throwaway one. */
+const givenPostgresUrl = options.postgres ?? process.env.JOBQ_BENCH_POSTGRES_URL;
 const tempBase = resolve(options.dir ?? os.tmpdir());
 /** This run's directory in `tempBase`: every measurement's directory is made in it. */
 let runDir = "";
@@ -206,14 +240,17 @@ let currentChild: ReturnType<typeof spawn> | undefined;
 
 let interrupted = false;
 
-process.on("SIGINT", () => {
-  // No child is started after this one is killed; the run's directory goes.
+/** On Ctrl-C or SIGTERM: no child is started after this one is killed; the run's directory and the throwaway PostgreSQL server go. */
+function interrupt(code: number): void {
   interrupted = true;
   currentChild?.kill("SIGKILL");
   const dirs = runDir === "" ? [] : [runDir];
-  Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))
-    .finally(() => process.exit(130));
-});
+  Promise.all([...dirs.map((dir) => rm(dir, { recursive: true, force: true })), stopPostgres()])
+    .finally(() => process.exit(code));
+}
+
+process.on("SIGINT", () => interrupt(130));
+process.on("SIGTERM", () => interrupt(143));
 
 interface Outcome extends TaskResult {
   wallMs: number;
@@ -463,6 +500,63 @@ function redisAnswers(): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------------------
+// The PostgreSQL server
+
+/** The URL of the server of the PostgreSQL measurements, once there is one. */
+let postgresUrl = "";
+/** The process of the throwaway server (`scripts/_postgres.ts`), while it runs. */
+let postgresServer: ReturnType<typeof spawn> | undefined;
+
+/**
+ * Starts a throwaway server with `scripts/_postgres.ts --durable` in a Deno
+ * child process, and resolves to its URL. Durable: fsync, synchronous commit
+ * and full-page writes on, as a server that keeps its jobs has them.
+ */
+async function startPostgres(): Promise<string> {
+  const deno = await executableOf("deno");
+  const child = spawn(deno, ["run", "-A", join(root, "scripts", "_postgres.ts"), "--durable"], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  postgresServer = child;
+  let output = "";
+  return await new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk) => {
+      output += chunk;
+      const url = /^JOBQ_TEST_POSTGRES_URL=(.+)$/m.exec(output)?.[1];
+      if (url !== undefined) resolve(url.trim());
+    });
+    child.stderr!.on("data", (chunk) => output += chunk);
+    child.on("close", (code) => {
+      postgresServer = undefined;
+      reject(new Error(`scripts/_postgres.ts exited with ${code}: ${output.trim().slice(-500)}`));
+    });
+  });
+}
+
+/** Stops the throwaway server, if one runs, and waits until it has. */
+function stopPostgres(): Promise<void> {
+  const child = postgresServer;
+  if (child === undefined) return Promise.resolve();
+  postgresServer = undefined;
+  return new Promise((resolve) => {
+    child.on("close", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+/**
+ * Under Bun, the store and the worker load `postgres` from `node_modules/`,
+ * which Deno fills (`nodeModulesDir: auto`) when it resolves the store.
+ */
+async function ensurePostgresPackage(): Promise<void> {
+  if (existsSync(join(root, "node_modules", "postgres", "package.json"))) return;
+  const deno = await executableOf("deno");
+  await outputOf(deno, ["cache", join(root, "src", "store", "postgres", "_client.ts")]);
+}
+
+// ---------------------------------------------------------------------------
 // The machine
 
 interface Machine {
@@ -477,6 +571,8 @@ interface Machine {
   jobq: string;
   /** Whether the measurements' directories are spread over block groups (see spreadSubdirectories). */
   spread: boolean;
+  /** The server of the PostgreSQL measurements, if any. */
+  postgres?: string;
   runtimes: Record<string, string>;
 }
 
@@ -597,6 +693,8 @@ interface Measurement {
 }
 
 const isJobq = (subject: Subject) => subject.system === "jobq";
+const POSTGRES_SYSTEMS: readonly System[] = ["jobq-postgres", "pgboss", "graphile"];
+const isPostgres = (subject: Subject) => POSTGRES_SYSTEMS.includes(subject.system);
 const isPeerOf = (...systems: System[]) => (subject: Subject) =>
   isJobq(subject) || systems.includes(subject.system);
 
@@ -669,6 +767,38 @@ function measurements(): Measurement[] {
       });
     }
   }
+  if (only.has("pg")) {
+    // W1, W2 and W5 on PostgreSQL; W5's backlog is inserted by the child.
+    for (const enqueue of ["seq", "bulk"] as const) {
+      list.push({
+        id: `pg.w1.${enqueue}`,
+        group: `pg.w1.${enqueue}`,
+        applies: isPostgres,
+        task: { kind: "w1", mode: enqueue, process: enqueue === "seq", count: plan.postgresJobs },
+        backlog: 0,
+      });
+    }
+    list.push({
+      id: "pg.w2",
+      group: "pg.w2",
+      applies: isPostgres,
+      task: { kind: "w2", rate: plan.w2Rate, seconds: plan.w2Seconds, warmup: plan.w2Warmup },
+      backlog: 0,
+    });
+    list.push({
+      id: "pg.w5",
+      group: "pg.w5",
+      applies: isPostgres,
+      task: {
+        kind: "w1",
+        mode: "seq",
+        process: true,
+        count: plan.postgresJobs,
+        backlog: plan.postgresBacklog,
+      },
+      backlog: 0,
+    });
+  }
   if (only.has("w5")) {
     for (const backlog of plan.backlogs.filter((b) => b > 0)) {
       list.push({
@@ -701,6 +831,8 @@ function fullTask(subject: Subject, info: RuntimeInfo, partial: Partial<Task>, d
     delayMax: 0,
     jobqModule: info.jobqModule,
     peerModule: subject.peerModule ?? "",
+    postgresUrl,
+    schema: "",
     ...partial,
   };
 }
@@ -712,6 +844,9 @@ function fullTask(subject: Subject, info: RuntimeInfo, partial: Partial<Task>, d
 type Results = Record<string, Record<string, Outcome[]>>;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Numbers the PostgreSQL measurements' schemas. */
+let schemaCount = 0;
 
 async function measure(
   subject: Subject,
@@ -729,7 +864,11 @@ async function measure(
     const task = fullTask(
       subject,
       info,
-      { ...measurement.task, backlog: measurement.backlog },
+      {
+        backlog: measurement.backlog,
+        ...measurement.task,
+        ...(isPostgres(subject) ? { schema: `jobq_bench_${++schemaCount}` } : {}),
+      },
       dir,
     );
     const outcome = await runChild(info.command, task);
@@ -807,7 +946,8 @@ async function linkCopy(from: string, to: string): Promise<void> {
 /** Removes everything in `dir`, but not `dir`. */
 async function empty(dir: string): Promise<void> {
   if ((await run("find", [dir, "-mindepth", "1", "-delete"], 600_000)).code === 0) return;
-  for (const name of await readdir(dir)) {
+  // Gone when the run was interrupted meanwhile.
+  for (const name of await readdir(dir).catch(() => [])) {
     await rm(join(dir, name), { recursive: true, force: true });
   }
 }
@@ -922,6 +1062,38 @@ async function main(): Promise<void> {
     );
   }
 
+  if (only.has("pg")) {
+    for (const runtime of jobqRuntimes.filter((runtime) => runtime !== "node")) {
+      subjects.push({
+        id: `jobq-postgres-${runtime}`,
+        label: `jobq (PostgreSQL) · ${RUNTIME_LABEL[runtime]}`,
+        system: "jobq-postgres",
+        runtime,
+      });
+    }
+    if (jobqRuntimes.includes("node")) {
+      notes.push("jobq (PostgreSQL): measured under Deno and Bun, not Node");
+    }
+    if (peers.includes("pgboss")) {
+      const subject: Subject = {
+        id: "pgboss",
+        label: "pg-boss · Node",
+        system: "pgboss",
+        runtime: "node",
+      };
+      subjects.push(await peerSubject(subject, PGBOSS, "pg-boss"));
+    }
+    if (peers.includes("graphile")) {
+      const subject: Subject = {
+        id: "graphile",
+        label: "graphile-worker · Node",
+        system: "graphile",
+        runtime: "node",
+      };
+      subjects.push(await peerSubject(subject, GRAPHILE, "graphile-worker"));
+    }
+  }
+
   // Resolve every runtime first: a missing one is reported once, up front.
   for (const runtime of new Set(subjects.map((subject) => subject.runtime))) {
     const needed = subjects.some((subject) => subject.runtime === runtime && !subject.absent);
@@ -937,6 +1109,32 @@ async function main(): Promise<void> {
   }
   const plainjobSubject = subjects.find((subject) => subject.id === "plainjob");
   if (plainjobSubject?.peerModule !== undefined) machine.runtimes.plainjob = PLAINJOB;
+  for (const [id, spec] of [["pgboss", PGBOSS], ["graphile", GRAPHILE]] as const) {
+    const peer = subjects.find((subject) => subject.id === id);
+    if (peer?.peerModule !== undefined) machine.runtimes[id] = spec;
+  }
+
+  const postgresSubjects = subjects.filter((subject) =>
+    isPostgres(subject) && subject.absent === undefined
+  );
+  if (postgresSubjects.length > 0) {
+    try {
+      if (postgresSubjects.some((subject) => subject.runtime === "bun")) {
+        await ensurePostgresPackage();
+      }
+      if (givenPostgresUrl !== undefined) {
+        postgresUrl = givenPostgresUrl;
+        machine.postgres = "the server of --postgres or JOBQ_BENCH_POSTGRES_URL";
+      } else {
+        console.log("Starting a throwaway PostgreSQL server (scripts/_postgres.ts --durable)…");
+        postgresUrl = await startPostgres();
+        machine.postgres = "a throwaway server on a unix socket, fsync on (scripts/_postgres.ts)";
+      }
+    } catch (error) {
+      problems.push(`PostgreSQL: ${(error as Error).message}`);
+      for (const subject of postgresSubjects) subject.absent = "no server";
+    }
+  }
 
   const list = measurements();
   const runnable = subjects.filter((subject) => subject.absent === undefined);
@@ -980,7 +1178,8 @@ async function main(): Promise<void> {
       Object.entries(byKey).map(([key, stat]) => [key, stat.median]),
     );
   }
-  const columns: Column[] = subjects.map((subject) => ({
+  const fileRun = list.some((measurement) => !measurement.id.startsWith("pg."));
+  const columns: Column[] = subjects.filter((subject) => !isPostgres(subject)).map((subject) => ({
     id: subject.id,
     label: subject.label,
     isJobq: subject.system === "jobq",
@@ -1010,6 +1209,22 @@ async function main(): Promise<void> {
   };
   const figures = figuresTable(reportInput);
   const goals = targetsTable(reportInput);
+  const postgres = postgresTables({
+    columns: subjects.filter(isPostgres).map((subject) => ({
+      id: subject.id,
+      label: subject.label,
+      isJobq: subject.system === "jobq-postgres",
+      probeColumn: undefined,
+      ...(subject.absent === undefined ? {} : { absent: subject.absent }),
+    })),
+    medians,
+    perRound,
+    jobs: plan.postgresJobs,
+    backlog: plan.postgresBacklog,
+    w2Rate: plan.w2Rate,
+    w2Seconds: plan.w2Seconds,
+  });
+  const postgresRun = subjects.some(isPostgres);
   const subjectNotes = new Map<string, Set<string>>();
   for (const [subject, byMeasurement] of Object.entries(results)) {
     for (const outcomes of Object.values(byMeasurement)) {
@@ -1021,12 +1236,20 @@ async function main(): Promise<void> {
   }
   const durationSeconds = Math.round((performance.now() - startMs) / 1000);
 
-  console.log();
-  console.log(`## Figures (median of ${plan.rounds} round${plan.rounds > 1 ? "s" : ""})\n`);
-  console.log(figures.markdown);
-  console.log("\n## Targets\n");
-  console.log(goals.markdown);
-  if (mainBacklog !== TARGET_BACKLOG) {
+  const ofRounds = `median of ${plan.rounds} round${plan.rounds > 1 ? "s" : ""}`;
+  if (fileRun) {
+    console.log(`\n## Figures (${ofRounds})\n`);
+    console.log(figures.markdown);
+    console.log("\n## Targets\n");
+    console.log(goals.markdown);
+  }
+  if (postgresRun) {
+    console.log(`\n## PostgreSQL: figures (${ofRounds})\n`);
+    console.log(postgres.figures.markdown);
+    console.log("\n## PostgreSQL: targets\n");
+    console.log(postgres.targets.markdown);
+  }
+  if (fileRun && mainBacklog !== TARGET_BACKLOG) {
     console.log(
       `\nQuick mode: W4 and W5 use ${mainBacklog.toLocaleString("en-US")} jobs in the ` +
         `directory, not ${TARGET_BACKLOG.toLocaleString("en-US")}.`,
@@ -1096,27 +1319,46 @@ async function main(): Promise<void> {
       ...(absent === undefined ? {} : { absent }),
     })),
     statistics: stats,
-    table: { columns: columns.map((c) => c.label), rows: figures.rows },
-    targets: goals.outcomes,
+    ...(fileRun
+      ? {
+        table: { columns: columns.map((c) => c.label), rows: figures.rows },
+        targets: goals.outcomes,
+      }
+      : {}),
+    ...(postgresRun
+      ? {
+        postgres: {
+          table: { columns: subjects.filter(isPostgres).map((s) => s.label), ...postgres.figures },
+          targets: postgres.targets.outcomes,
+        },
+      }
+      : {}),
     notes: noteLines,
     problems,
     rounds: results,
-    markdown: { figures: figures.markdown, targets: goals.markdown },
+    markdown: {
+      ...(fileRun ? { figures: figures.markdown, targets: goals.markdown } : {}),
+      ...(postgresRun
+        ? { postgresFigures: postgres.figures.markdown, postgresTargets: postgres.targets.markdown }
+        : {}),
+    },
   };
   await mkdir(benchDir, { recursive: true });
-  const jsonPaths = [join(benchDir, `${mode}.json`)];
+  // A run of the PostgreSQL part alone keeps the file store's record.
+  const jsonName = fileRun ? mode : mode === "full" ? "postgres" : "postgres-quick";
+  const jsonPaths = [join(benchDir, `${jsonName}.json`)];
   if (options.out !== undefined) jsonPaths.push(resolve(options.out));
   for (const path of jsonPaths) {
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, JSON.stringify(json, null, 2) + "\n");
   }
-  await mkdir(dirname(chartPath), { recursive: true });
-  await writeFile(chartPath, svg);
-  console.log(
-    `\nWrote ${jsonPaths.map((p) => relative(root, p)).join(", ")} and ${
-      relative(root, chartPath)
-    } in ${seconds(performance.now() - startMs)}.`,
-  );
+  const written = jsonPaths.map((p) => relative(root, p));
+  if (fileRun) {
+    await mkdir(dirname(chartPath), { recursive: true });
+    await writeFile(chartPath, svg);
+    written.push(relative(root, chartPath));
+  }
+  console.log(`\nWrote ${written.join(", ")} in ${seconds(performance.now() - startMs)}.`);
 }
 
 function machineLines(machine: Machine): string[] {
@@ -1127,11 +1369,13 @@ function machineLines(machine: Machine): string[] {
     }`,
     `Load average at start: ${machine.loadAverage.join(", ")}`,
     `Runtimes: ${Object.values(machine.runtimes).join(", ")}; jobq ${machine.jobq}`,
+    ...(machine.postgres === undefined ? [] : [`PostgreSQL: ${machine.postgres}`]),
   ];
 }
 
 try {
   await main();
 } finally {
+  await stopPostgres();
   if (runDir !== "") await rm(runDir, { recursive: true, force: true });
 }

@@ -465,6 +465,32 @@ withPostgres("PostgresJobStore", (url) => {
       });
     });
 
+    test("watch() is not called when another engine completes or fails a job", async () => {
+      await withSchema(async ({ open }) => {
+        const [a, b] = [await open(), await open()];
+        let calls = 0;
+        let next = nextCall();
+        const stop = b.store.watch(() => {
+          calls++;
+          next.call();
+        });
+        await next.promise;
+        next = nextCall();
+        await a.store.add([job(), job()]);
+        await next.promise;
+        const { jobs: [done, failed] } = await a.store.claimDue({ limit: 2, skip: NONE });
+        await a.store.complete(done!, null, false);
+        await a.store.fail(failed!, ERROR);
+        // Notifications arrive in commit order: one for the completion or the
+        // failure would come before the one for this job.
+        next = nextCall();
+        await a.store.add([job()]);
+        await next.promise;
+        assert.equal(calls, 3);
+        stop();
+      });
+    });
+
     test("two engines opening a new schema at once migrate it once", async () => {
       await withSchema(url, async ({ open, sql, schema }) => {
         const stores = await Promise.all([open(), open(), open()]);

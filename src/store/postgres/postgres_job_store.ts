@@ -375,9 +375,8 @@ export class PostgresJobStore implements JobStore {
   }
 
   async claimDue(request: ClaimRequest): Promise<DueJobs> {
-    const rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue, [
+    const rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue(request.limit), [
       this.#me,
-      request.limit,
       JSON.stringify([...request.skip]),
     ]);
     const nextDueAt = rows[0]?.at(-1);
