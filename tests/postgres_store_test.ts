@@ -466,7 +466,7 @@ withPostgres("PostgresJobStore", (url) => {
     });
 
     test("watch() is not called when another engine completes or fails a job", async () => {
-      await withSchema(async ({ open }) => {
+      await withSchema(url, async ({ open }) => {
         const [a, b] = [await open(), await open()];
         let calls = 0;
         let next = nextCall();
