@@ -193,7 +193,8 @@ describe("a job whose process died during more of its runs than it has attempts"
       // What recovery leaves after three runs, each cut short by a crash.
       const crashed = Job.fromJSON({ ...created.toJSON(), attempts: 3, interruptions: 3 });
       await writeFile(join(directory, `${crashed.key}.json`), JSON.stringify(crashed));
-      const queue = new JobQueue({ directory, fsync: false });
+      // Kept once completed: the retry may complete before settled() is asked.
+      const queue = new JobQueue({ directory, fsync: false, keepCompleted: true });
       let ran = 0;
       queue.registerJobHandler("work", () => {
         ran++;
@@ -217,7 +218,8 @@ describe("a job whose process died during more of its runs than it has attempts"
       const created = Job.fromSpec({ methodName: "work", maxAttempts: 2 });
       const crashed = Job.fromJSON({ ...created.toJSON(), attempts: 3, interruptions: 3 });
       await writeFile(join(directory, `${crashed.key}.json`), JSON.stringify(crashed));
-      const queue = new JobQueue({ directory, fsync: false });
+      // Kept once completed: the retry may complete before settled() is asked.
+      const queue = new JobQueue({ directory, fsync: false, keepCompleted: true });
       let ran = 0;
       queue.registerJobHandler("work", () => {
         ran++;
