@@ -416,6 +416,8 @@ export class FileJobStore implements JobStore {
     for (const id of removed) this.#index.delete(id);
     this.#forgetCompleted(removed);
     const released = this.#index.releaseHeld(claimed);
+    // The index holds the whole directory from the first listing on.
+    this.#indexed ??= Promise.resolve();
     return added.length > 0 || removed.length > 0 || released;
   }
 
