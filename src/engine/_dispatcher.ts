@@ -9,6 +9,12 @@ import type { JobStore } from "../store/job_store.ts";
 /** `setTimeout` fires at once for delays beyond 2^31−1 ms: longer waits are split. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
+/**
+ * How long to wait before looking again at a job that is due by this
+ * engine's clock but not yet by the store's.
+ */
+const CLOCK_SLACK_MS = 10;
+
 /** The most jobs one look claims: with unlimited concurrency, more looks follow. */
 const CLAIM_BATCH = 256;
 
@@ -113,13 +119,21 @@ export class Dispatcher {
     if (this.#timer !== undefined && this.#timerDue === due) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (due === undefined || due <= Date.now()) return;
+    if (due === undefined) return;
+    let delay = due - Date.now();
+    if (delay <= 0) {
+      // Due by this engine's clock with a slot free, yet not handed out: the
+      // store's clock (a database's) is a little behind. Look again soon.
+      // With every slot taken, a slot that frees up looks again.
+      if (this.#context.freeSlots() <= 0) return;
+      delay = CLOCK_SLACK_MS;
+    }
     // A timer may fire a little early: the store checks the clock, and the
     // look arms the timer again.
     this.#timerDue = due;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.wake();
-    }, Math.min(due - Date.now(), MAX_TIMER_DELAY));
+    }, Math.min(delay, MAX_TIMER_DELAY));
   }
 }
