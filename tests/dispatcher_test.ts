@@ -1,0 +1,45 @@
+/**
+ * Dispatching against a store whose clock is not the engine's: a database
+ * judges due dates by its own clock, which may be a little behind.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type ClaimRequest, type DueJobs, JobQueue } from "../mod.ts";
+import { FileJobStore } from "../src/store/mod.ts";
+import { nextEvent, withTempDir } from "./_helpers.ts";
+
+test("a job due by the engine's clock but not yet by the store's starts soon, not at the next poll", async () => {
+  await withTempDir(async (directory) => {
+    const store = new FileJobStore({ directory, fsync: false });
+    let lied = false;
+    // The first time a job is due, the store says it is not yet: its clock
+    // is behind the engine's.
+    const behind = new Proxy(store, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (property !== "claimDue") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return async (request: ClaimRequest): Promise<DueJobs> => {
+          const due = await target.claimDue(request);
+          if (lied || request.limit === 0 || due.jobs.length === 0) return due;
+          lied = true;
+          for (const job of due.jobs) await target.release(job);
+          return { jobs: [], nextDueAt: Date.now() - 1 };
+        };
+      },
+    });
+    // A poll a minute away: only the dispatcher's own look can start the job in time.
+    const queue = new JobQueue({ store: behind, pollInterval: 60_000 });
+    try {
+      queue.registerJobHandler("work", () => {});
+      await queue.start();
+      const completed = nextEvent(queue, "completed", () => true, 5_000);
+      await queue.scheduleJob({ methodName: "work" });
+      await completed;
+      assert.equal(lied, true);
+    } finally {
+      await queue.dispose();
+    }
+  });
+});
