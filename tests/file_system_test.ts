@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, constants, openSync } from "node:fs";
-import { chmod, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import {
   BunFileSystem,
   DenoFileSystem,
@@ -13,6 +12,7 @@ import {
   JobQueue,
   NodeFileSystem,
 } from "../mod.ts";
+import { modeOf, unblockFifo, underUsualUmask } from "./_file_helpers.ts";
 import { runtime, withTempDir } from "./_helpers.ts";
 import { withDeadline } from "./_process_helpers.ts";
 
@@ -36,28 +36,7 @@ async function assertCode(promise: Promise<unknown>, code: string): Promise<void
 
 const TEXT = "héllo wörld — 你好 🌍\nsecond line\n";
 
-// Modes are checked as created under the usual umask.
-let umask: number;
-before(() => {
-  umask = process.umask(0o022);
-});
-after(() => {
-  process.umask(umask);
-});
-
-/** The permission bits of a path. */
-async function modeOf(path: string): Promise<number> {
-  return (await stat(path)).mode & 0o777;
-}
-
-/** Lets a reader blocked on opening a FIFO go, so that a failing test cannot hang the run. */
-function unblockFifo(path: string): void {
-  try {
-    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
-  } catch {
-    // No reader waits (ENXIO): nothing to unblock.
-  }
-}
+underUsualUmask();
 
 for (const [name, create] of adapters) {
   describe(`${name} (FileSystemAdapter conformance)`, () => {

@@ -6,11 +6,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, constants, openSync } from "node:fs";
 import { chmod, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import process from "node:process";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import {
   Job,
   jobContext,
@@ -20,33 +18,14 @@ import {
   type WriteTextFileOptions,
 } from "../mod.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
+import { modeOf, unblockFifo, underUsualUmask } from "./_file_helpers.ts";
 import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
 import { internalFiles, withDeadline } from "./_process_helpers.ts";
 
 /** The size over which a job file is set aside unread (see `FileJobStore`). */
 const MAX_JOB_FILE_BYTES = 64 * 1024 * 1024;
 
-let umask: number;
-before(() => {
-  umask = process.umask(0o022);
-});
-after(() => {
-  process.umask(umask);
-});
-
-/** The permission bits of a path. */
-async function modeOf(path: string): Promise<number> {
-  return (await stat(path)).mode & 0o777;
-}
-
-/** Lets a reader blocked on opening a FIFO go, so that a failing test cannot hang the run. */
-function unblockFifo(path: string): void {
-  try {
-    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
-  } catch {
-    // No reader waits (ENXIO), or the FIFO is gone: nothing to unblock.
-  }
-}
+underUsualUmask();
 
 /**
  * A queue whose handler records the ids it ran, and a good job scheduled
