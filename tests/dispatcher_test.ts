@@ -43,3 +43,72 @@ test("a job due by the engine's clock but not yet by the store's starts soon, no
     }
   });
 });
+
+test("a slot freed while a look at the store is under way is filled without waiting for that look", async () => {
+  await withTempDir(async (directory) => {
+    const store = new FileJobStore({ directory, fsync: false });
+    let holdNextLook = false;
+    let heldLooks = 0;
+    const { promise: released, resolve: release } = Promise.withResolvers<void>();
+    // One look is held before it reaches the store, as on a slow database.
+    const slow = new Proxy(store, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (property !== "claimDue") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return async (request: ClaimRequest): Promise<DueJobs> => {
+          if (holdNextLook && request.limit > 0) {
+            holdNextLook = false;
+            heldLooks++;
+            await released;
+          }
+          return await target.claimDue(request);
+        };
+      },
+    });
+    const queue = new JobQueue({ store: slow, maxConcurrency: 2, pollInterval: 60_000 });
+    const gates = new Map<string, () => void>();
+    try {
+      queue.registerJobHandler(
+        "work",
+        (params) =>
+          new Promise<void>((resolve) => gates.set((params as { name: string }).name, resolve)),
+      );
+      await queue.start();
+      const bothStarted = Promise.all(
+        ["a", "b"].map((name) =>
+          nextEvent(queue, "started", (job) => (job.params as { name: string }).name === name)
+        ),
+      );
+      await queue.scheduleJobs([
+        { methodName: "work", params: { name: "a" } },
+        { methodName: "work", params: { name: "b" } },
+      ]);
+      await bothStarted;
+      // A ends: the look for its slot is held.
+      holdNextLook = true;
+      gates.get("a")!();
+      await nextEvent(queue, "completed", (job) => (job.params as { name: string }).name === "a");
+      await queue.scheduleJob({ methodName: "work", params: { name: "c" } });
+      // B ends: its slot gets a look of its own, which starts C.
+      const cStarted = nextEvent(
+        queue,
+        "started",
+        (job) => (job.params as { name: string }).name === "c",
+        5_000,
+      );
+      gates.get("b")!();
+      await cStarted;
+      assert.equal(heldLooks, 1);
+      release();
+      gates.get("c")!();
+      await queue.onIdle();
+      assert.deepEqual(await queue.getAllJobs(), []);
+    } finally {
+      release();
+      for (const open of gates.values()) open();
+      await queue.dispose();
+    }
+  });
+});

@@ -1,7 +1,9 @@
 /**
  * Dispatching: asks the store for due jobs whenever a slot may be free or a
  * job may have come due, starts them, and sets one timer for the next due
- * date. One look at a time; a wake-up during a look makes another.
+ * date. Looks may overlap: each asks for the slots that are free and not
+ * promised to another look, so that a slot freed during a look is filled
+ * without waiting for it.
  */
 import type { Job } from "../job/job.ts";
 import type { JobStore } from "../store/job_store.ts";
@@ -36,8 +38,13 @@ export interface DispatcherContext {
 /** Hands due jobs from the store to the engine. */
 export class Dispatcher {
   readonly #context: DispatcherContext;
-  /** The look under way: it looks again when woken meanwhile. */
-  #current: Promise<void> | undefined;
+  /** How many looks are under way. */
+  #looks = 0;
+  /** The latest look: what a wake that starts none resolves with. */
+  #latest: Promise<void> = Promise.resolve();
+  /** Slots promised to the looks under way: the jobs they claim take them. */
+  #promised = 0;
+  /** A wake found no slot to ask for while looks were under way: look once they end. */
   #lookAgain = false;
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -52,7 +59,7 @@ export class Dispatcher {
 
   /** Whether a look is under way. */
   get looking(): boolean {
-    return this.#current !== undefined;
+    return this.#looks > 0;
   }
 
   /** Whether a job is due now, as the last look told: it waits for a slot. */
@@ -61,24 +68,51 @@ export class Dispatcher {
   }
 
   /**
-   * Looks for due jobs: now, or right after the look under way. With no
-   * free slot, only notes when the next one is due (for `onIdle()`).
-   * Resolves once that look is over.
+   * Looks for due jobs, for the slots that are free and not promised to a
+   * look under way. With none such, only notes when the next job is due
+   * (for `onIdle()`), once no other look is under way. Resolves once the
+   * look it started, or the latest one, is over.
    */
   wake(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
-    if (this.#current !== undefined) {
+    return this.#lookIfAllowed() ?? this.#latest;
+  }
+
+  /**
+   * Starts a look for the slots free and not promised, unless there are
+   * none and other looks are under way: then one more follows them.
+   */
+  #lookIfAllowed(): Promise<void> | undefined {
+    const limit = Math.min(Math.max(0, this.#context.freeSlots() - this.#promised), CLAIM_BATCH);
+    if (limit === 0 && this.#looks > 0) {
       this.#lookAgain = true;
-      return this.#current;
+      return undefined;
     }
-    this.#current = this.#context.inBackground(() => this.#look()).then(() => {
-      this.#current = undefined;
+    this.#lookAgain = false;
+    this.#looks++;
+    this.#promised += limit;
+    let full = false;
+    return this.#latest = this.#context.inBackground(async () => {
+      try {
+        const due = await this.#context.store.claimDue({ limit, skip: this.#context.paused() });
+        for (const job of due.jobs) this.#context.start(job);
+        // Jobs left due with every slot taken start when a slot frees up.
+        this.#nextDueAt = due.nextDueAt;
+        full = limit > 0 && due.jobs.length === limit;
+      } finally {
+        // Once its jobs hold their slots: a wake from a starting handler
+        // must not ask for those slots again.
+        this.#promised -= limit;
+      }
+    }).then(() => {
+      this.#looks--;
+      this.#arm();
       this.#context.looked();
-      // A wake that came after the look's last claim (its loop had ended, in
-      // the same turn of the event loop as the claim's answer) looks again.
-      if (this.#lookAgain) return this.wake();
+      // More may be due than this look could take, or a wake found no slot
+      // to ask for while it ran.
+      const more = (full && this.#context.freeSlots() > this.#promised) || this.#lookAgain;
+      if (more && !this.#stopped) return this.#lookIfAllowed();
     });
-    return this.#current;
   }
 
   /**
@@ -98,21 +132,6 @@ export class Dispatcher {
     clearTimeout(this.#timer);
   }
 
-  async #look(): Promise<void> {
-    do {
-      this.#lookAgain = false;
-      const limit = Math.min(Math.max(0, this.#context.freeSlots()), CLAIM_BATCH);
-      const due = await this.#context.store.claimDue({ limit, skip: this.#context.paused() });
-      for (const job of due.jobs) this.#context.start(job);
-      // Jobs left due with every slot taken start when a slot frees up.
-      this.#nextDueAt = due.nextDueAt;
-      if (limit > 0 && due.jobs.length === limit && this.#context.freeSlots() > 0) {
-        this.#lookAgain = true;
-      }
-    } while (this.#lookAgain && !this.#stopped);
-    this.#arm();
-  }
-
   /** Sets the timer for the next due date, when that is later than now and not set yet. */
   #arm(): void {
     const due = this.#stopped ? undefined : this.#nextDueAt;
@@ -125,7 +144,7 @@ export class Dispatcher {
       // Due by this engine's clock with a slot free, yet not handed out: the
       // store's clock (a database's) is a little behind. Look again soon.
       // With every slot taken, a slot that frees up looks again.
-      if (this.#context.freeSlots() <= 0) return;
+      if (this.#context.freeSlots() - this.#promised <= 0) return;
       delay = CLOCK_SLACK_MS;
     }
     // A timer may fire a little early: the store checks the clock, and the

@@ -310,7 +310,9 @@ export interface JobStore {
    * Claims up to `limit` waiting jobs that are due by the store's clock, of
    * methods not in `skip`, for this engine: the highest priority first, then
    * the earliest execution date. Jobs another engine holds are not handed
-   * out. Also tells when the next waiting job comes due.
+   * out. Also tells when the next waiting job comes due. The engine calls
+   * it again while a call is under way (each asks for other free slots): no
+   * two calls hand out one job.
    */
   claimDue(request: ClaimRequest): Promise<DueJobs>;
   /**

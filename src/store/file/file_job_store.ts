@@ -111,8 +111,8 @@ export class FileJobStore implements JobStore {
   #engine: StoreEngine | undefined;
   /** The first listing of the directory, which fills the index. */
   #indexed: Promise<void> | undefined;
-  /** Hands out due jobs one call at a time, so that two calls never take one job. */
-  #claiming: Promise<unknown> = Promise.resolve();
+  /** The last take of due jobs out of the index: takes run one at a time. */
+  #taking: Promise<unknown> = Promise.resolve();
   /** Completed jobs kept in the directory, oldest first: what pruning needs of them. */
   #completed: KeptCompletion[] = [];
   /** How many watch() calls list the directory: while none does, claimDue() lists it. */
@@ -181,35 +181,44 @@ export class FileJobStore implements JobStore {
     return matching.slice(0, limit);
   }
 
-  claimDue(request: ClaimRequest): Promise<DueJobs> {
-    const due = this.#claiming.then(() => this.#claimDue(request));
-    this.#claiming = due.catch(() => {});
-    return due;
+  async claimDue({ limit, skip }: ClaimRequest): Promise<DueJobs> {
+    const jobs: Job[] = [];
+    let candidates = await this.#takeDue(limit, skip, true);
+    while (candidates.length > 0) {
+      // Claimed side by side, and beside other calls' claims: each is a link
+      // and a read.
+      for (const job of await Promise.all(candidates.map((job) => this.#claim(job)))) {
+        if (job !== undefined) jobs.push(job);
+      }
+      candidates = await this.#takeDue(limit - jobs.length, skip, false);
+    }
+    return { jobs, nextDueAt: this.#index.nextDueAt(Date.now(), skip) };
   }
 
-  async #claimDue({ limit, skip }: ClaimRequest): Promise<DueJobs> {
-    // Unwatched, the index learns what other engines added or let go of here.
-    if (this.#watchers === 0) await this.#poll();
-    else await this.#indexOnce();
-    await this.#index.promote(
-      Date.now(),
-      (refs) => mapLimit(refs, READ_CONCURRENCY, (ref) => this.#files.read(ref)),
-    );
-    const jobs: Job[] = [];
-    while (jobs.length < limit) {
+  /**
+   * Takes up to `count` due jobs out of the index, one call at a time, so
+   * that two calls never take one job; `refresh` first brings the index up
+   * to date.
+   */
+  #takeDue(count: number, skip: ReadonlySet<string>, refresh: boolean): Promise<Job[]> {
+    const taken = this.#taking.then(async () => {
+      // Unwatched, the index learns what other engines added or let go of here.
+      if (refresh && this.#watchers === 0) await this.#poll();
+      else await this.#indexOnce();
+      await this.#index.promote(
+        Date.now(),
+        (refs) => mapLimit(refs, READ_CONCURRENCY, (ref) => this.#files.read(ref)),
+      );
       const candidates: Job[] = [];
-      while (candidates.length < limit - jobs.length) {
+      while (candidates.length < count) {
         const next = this.#index.takeDue(skip);
         if (next === undefined) break;
         candidates.push(next);
       }
-      if (candidates.length === 0) break;
-      // Claimed side by side: each is a link and a read.
-      for (const job of await Promise.all(candidates.map((job) => this.#claim(job)))) {
-        if (job !== undefined) jobs.push(job);
-      }
-    }
-    return { jobs, nextDueAt: this.#index.nextDueAt(Date.now(), skip) };
+      return candidates;
+    });
+    this.#taking = taken.catch(() => {});
+    return taken;
   }
 
   /** Claims one due job; indexes it again as what the claim found when that is not this engine. */
