@@ -105,11 +105,15 @@ export class DueIndex {
    * not in `skip` waits, the first date of the jobs not due yet otherwise.
    */
   nextDueAt(now: number, skip: ReadonlySet<string>): number | undefined {
-    const due = this.takeDue(skip);
-    if (due !== undefined) {
-      this.#due.add(due);
-      return now;
-    }
+    if (skip.size === 0 ? this.#due.peek() !== undefined : this.#hasDue(skip)) return now;
     return this.#waiting.peek()?.executionDate;
+  }
+
+  /** Whether a due job of a method not in `skip` waits. */
+  #hasDue(skip: ReadonlySet<string>): boolean {
+    const due = this.takeDue(skip);
+    if (due === undefined) return false;
+    this.#due.add(due);
+    return true;
   }
 }

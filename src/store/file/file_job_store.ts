@@ -183,14 +183,14 @@ export class FileJobStore implements JobStore {
 
   async claimDue({ limit, skip }: ClaimRequest): Promise<DueJobs> {
     const jobs: Job[] = [];
-    let candidates = await this.#takeDue(limit, skip, true);
-    while (candidates.length > 0) {
+    for (let refresh = true;; refresh = false) {
+      const candidates = await this.#takeDue(limit - jobs.length, skip, refresh);
       // Claimed side by side, and beside other calls' claims: each is a link
       // and a read.
-      for (const job of await Promise.all(candidates.map((job) => this.#claim(job)))) {
-        if (job !== undefined) jobs.push(job);
-      }
-      candidates = await this.#takeDue(limit - jobs.length, skip, false);
+      const claimed = await Promise.all(candidates.map((job) => this.#claim(job)));
+      for (const job of claimed) if (job !== undefined) jobs.push(job);
+      // Only a claim that failed leaves room for another candidate.
+      if (claimed.every((job) => job !== undefined)) break;
     }
     return { jobs, nextDueAt: this.#index.nextDueAt(Date.now(), skip) };
   }
