@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import process from "node:process";
 import { describe, test } from "node:test";
 import type postgres from "postgres";
-import { Job, type JobErrorRecord, JobQueueError } from "../mod.ts";
+import { Job, type JobErrorRecord, JobQueueError, JobState } from "../mod.ts";
 import { PostgresJobStore, type PostgresJobStoreOptions } from "../src/store/postgres/mod.ts";
 import { adminClient, withPostgres } from "./_postgres.ts";
 
@@ -510,6 +510,42 @@ withPostgres("PostgresJobStore", (url) => {
           assert.match(error.message, /newer jobq/);
           return true;
         });
+      });
+    });
+
+    test("claimDue() calls made while a claim is under way are served together by one statement", async () => {
+      await withSchema(url, async ({ sql, schema }) => {
+        const claims: string[] = [];
+        // The application's client, watched: which claim statements run.
+        const watched = new Proxy(sql, {
+          get(target, property) {
+            const value = Reflect.get(target, property);
+            if (property !== "unsafe") {
+              return typeof value === "function" ? value.bind(target) : value;
+            }
+            return (query: string, ...rest: unknown[]) => {
+              if (query.includes("SKIP LOCKED")) claims.push(query);
+              return (value as (...args: unknown[]) => unknown).call(target, query, ...rest);
+            };
+          },
+        });
+        const store = new PostgresJobStore({ sql: watched, schema });
+        await store.open({ engineId: engineId(), claimTimeout: 30_000, report: () => {} });
+        try {
+          await store.add(Array.from({ length: 10 }, () => job()));
+          claims.length = 0;
+          const dues = await Promise.all(
+            [1, 2, 3].map((limit) => store.claimDue({ limit, skip: NONE })),
+          );
+          assert.deepEqual(dues.map((due) => due.jobs.length), [1, 2, 3]);
+          const ids = dues.flatMap((due) => due.jobs.map((claimed) => claimed.id));
+          assert.equal(new Set(ids).size, 6);
+          // The first alone, the two that came while it ran in one.
+          assert.equal(claims.length, 2);
+          assert.equal((await store.list({ state: JobState.IN_PROGRESS })).length, 6);
+        } finally {
+          await store.close();
+        }
       });
     });
 

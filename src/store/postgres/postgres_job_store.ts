@@ -12,6 +12,7 @@ import type {
   JobStore,
   StoreEngine,
 } from "../job_store.ts";
+import { ClaimBatches } from "./_claim_batches.ts";
 import { connect, type PostgresClient } from "./_client.ts";
 import { jobFromRow, jsonText, type NewRow, type Row, rowOfJob } from "./_rows.ts";
 import { migrate, NewerSchemaError } from "./_schema.ts";
@@ -110,6 +111,8 @@ export class PostgresJobStore implements JobStore {
   readonly #schema: string;
   readonly #sql: Statements;
   readonly #channel: string;
+  /** Overlapping claimDue calls, served by one statement at a time. */
+  readonly #claims = new ClaimBatches((request) => this.#claimDue(request));
   #client: PostgresClient | undefined;
   #engine: StoreEngine | undefined;
   #watchers = new Set<() => void>();
@@ -374,7 +377,12 @@ export class PostgresJobStore implements JobStore {
     );
   }
 
-  async claimDue(request: ClaimRequest): Promise<DueJobs> {
+  claimDue(request: ClaimRequest): Promise<DueJobs> {
+    return this.#claims.claimDue(request);
+  }
+
+  /** Claims due jobs with one statement. */
+  async #claimDue(request: ClaimRequest): Promise<DueJobs> {
     const rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue(request.limit), [
       this.#me,
       JSON.stringify([...request.skip]),
