@@ -44,6 +44,9 @@ const LATE_OCCURRENCE_LIMIT = 5;
  * upkeep (heartbeat, recovery, polling).
  *
  * Most programs use {@linkcode JobQueue}, which wraps an engine with events.
+ * The methods the two share are documented on `JobQueue`; an engine tells
+ * what happens to its `eventListener` and to {@linkcode listen}ers instead
+ * of dispatching events.
  *
  * @example Processing jobs with an engine
  * ```ts
@@ -175,9 +178,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * How many handlers still run after their attempt was decided: it timed
-   * out, or `dispose()` handed its job back. They hold no concurrency slot;
-   * past `maxOverdueHandlers` of them, no job starts until one settles.
+   * How many handlers still run after their attempt was decided; see
+   * {@linkcode JobQueue.overdueHandlers}.
    */
   get overdueHandlers(): number {
     return this.#runner.overdue;
@@ -208,15 +210,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Registers the function that runs jobs of `methodName`, replacing any
-   * earlier one.
-   *
-   * @param methodName The name jobs are scheduled under.
-   * @param handler The function that runs them.
-   * @param options How its jobs are retried and timed out; a job's spec wins.
-   * @throws {TypeError} When the name is unsafe, the handler is not a
-   *   function or an option has the wrong type.
-   * @throws {RangeError} When an option is out of range.
+   * Registers the function that runs jobs of `methodName`; see
+   * {@linkcode JobQueue.registerJobHandler}.
    */
   registerJobHandler(
     methodName: string,
@@ -256,11 +251,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Starts processing: loads if that has not happened, then starts due jobs
-   * up to the concurrency limit. From then on the engine keeps going by
-   * itself: a finished job, a newly scheduled one, the due timer or a change
-   * the store reports starts the next, and the store is looked at every
-   * `pollInterval` for jobs of other processes and claims of dead ones.
+   * Starts processing, after {@linkcode load} if it has not happened; see
+   * {@linkcode JobQueue.start}, which calls it.
    */
   async startNextJob(): Promise<void> {
     this.#assertNotDisposed("start processing");
@@ -274,14 +266,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Validates a job spec, stores the job and indexes it. Once the promise
-   * resolves, the job is stored durably.
-   *
-   * @param spec What to run and when.
-   * @returns The stored job.
-   * @throws {TypeError} When the spec is malformed; nothing is written.
-   * @throws {RangeError} When a date or wait time is out of range.
-   * @throws {JobQueueError} When the job cannot be stored or the engine is disposed.
+   * Validates a spec and stores the job; see {@linkcode JobQueue.scheduleJob}.
    */
   async scheduleJob(spec: JobSpec): Promise<Job> {
     this.#assertNotDisposed("schedule a job");
@@ -290,17 +275,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Schedules many jobs at once: validates every spec first, then stores
-   * them together, which is much faster than awaiting `scheduleJob` for
-   * each. All or none: when one spec is invalid or one job cannot be stored,
-   * no job is stored.
-   *
-   * @param specs What to run and when, one spec per job.
-   * @returns The stored jobs, in the order of `specs` (for a spec whose
-   *   `uniqueKey` a waiting job holds, that job).
-   * @throws {TypeError} When a spec is malformed; its index is in the message.
-   * @throws {RangeError} When a date or wait time is out of range.
-   * @throws {JobQueueError} When a job cannot be stored or the engine is disposed.
+   * Schedules many jobs at once, all or none; see
+   * {@linkcode JobQueue.scheduleJobs}.
    */
   async scheduleJobs(specs: readonly JobSpec[]): Promise<Job[]> {
     this.#assertNotDisposed("schedule jobs");
@@ -378,10 +354,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Reads every stored job, in id order (first due date, then creation).
-   * Works after `dispose()` too, to look at what is left.
-   *
-   * @returns The jobs as they are stored.
+   * Reads every stored job, in id order; see {@linkcode JobQueue.getAllJobs}.
    */
   async getAllJobs(): Promise<Job[]> {
     if (this.#disposed === undefined) await this.#open();
@@ -403,12 +376,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Removes one job, whatever its state, unless it is running (in any
-   * engine).
-   *
-   * @param id The job's id.
-   * @returns `true` if the job was removed, `false` if there is no job with
-   *   that id or it is running.
+   * Removes one job unless it is running; see {@linkcode JobQueue.removeJob}.
    */
   async removeJob(id: string): Promise<boolean> {
     if (typeof id !== "string") {
@@ -425,11 +393,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Pauses processing: of one method's jobs, or of all jobs when no method is
-   * given. Running handlers finish; jobs still get scheduled and wait. Pausing
-   * is this engine's own: other engines go on.
-   *
-   * @param methodName The method to pause; all methods when omitted.
+   * Pauses processing in this engine, of one method or all; see
+   * {@linkcode JobQueue.pause}.
    */
   pause(methodName?: string): void {
     if (methodName === undefined) this.#pausedAll = true;
@@ -441,10 +406,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Resumes processing: of one method's jobs, or of every paused method and
-   * the whole queue when no method is given.
-   *
-   * @param methodName The method to resume; all when omitted.
+   * Resumes processing, of one method or all; see {@linkcode JobQueue.resume}.
    */
   resume(methodName?: string): void {
     if (methodName === undefined) {
@@ -459,24 +421,14 @@ export class JobQueueEngine {
   }
 
   /**
-   * Tells whether processing is paused: for all jobs, or (with a method) for
-   * that method's jobs.
-   *
-   * @param methodName The method to ask about.
-   * @returns `true` when jobs of `methodName` (or any job) would not start now.
+   * Tells whether processing is paused; see {@linkcode JobQueue.isPaused}.
    */
   isPaused(methodName?: string): boolean {
     return this.#pausedAll || (methodName !== undefined && this.#pausedMethods.has(methodName));
   }
 
   /**
-   * Resolves once this engine is idle: no handler running and no due job
-   * waiting that it would start (due jobs of paused methods do not count).
-   * Jobs due later may still be waiting. Resolves at `dispose()`. An engine
-   * that is not processing starts no job: one due job waiting keeps it from
-   * being idle until `startNextJob()`.
-   *
-   * @returns A promise that resolves when the engine is idle.
+   * Resolves once this engine is idle; see {@linkcode JobQueue.onIdle}.
    */
   onIdle(): Promise<void> {
     if (this.#disposed !== undefined) return Promise.resolve();
@@ -484,12 +436,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Resolves once no job is left at all: none running here, none held, and
-   * none waiting in the store, now or later, paused or claimed by another
-   * engine. Recurring jobs never drain: each occurrence schedules the next.
-   *
-   * @returns A promise that resolves when the queue is drained.
-   * @throws {JobQueueError} When the engine is disposed with jobs left.
+   * Resolves once no job is left; see {@linkcode JobQueue.drained}.
    */
   async drained(): Promise<void> {
     if (this.#disposed !== undefined) {
@@ -503,16 +450,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Resolves with the job once it has completed or failed for good, at once
-   * if it already has. Resolves with `undefined` when the job is gone
-   * without this engine seeing how it ended: it was removed, or another
-   * engine ran it and removed it (completed jobs are removed unless
-   * `keepCompleted`), or there never was a job with that id. Jobs that other
-   * engines run are looked at every `pollInterval`.
-   *
-   * @param id The job's id.
-   * @returns The job in state `COMPLETED` or `FAILED`, or `undefined`.
-   * @throws {JobQueueError} When the engine is disposed before the job settles.
+   * Resolves with a job once it has completed or failed for good; see
+   * {@linkcode JobQueue.settled}.
    */
   async settled(id: string): Promise<Job | undefined> {
     if (typeof id !== "string") {
@@ -526,11 +465,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Removes the jobs of a method, whatever their state, except those running
-   * (in any engine): those are left to finish.
-   *
-   * @param methodName The method whose jobs to remove.
-   * @returns How many jobs were removed.
+   * Removes the jobs of a method that are not running; see
+   * {@linkcode JobQueue.removeJobsByMethodName}.
    */
   async removeJobsByMethodName(methodName: string): Promise<number> {
     assertMethodName(methodName);
@@ -542,11 +478,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Removes the failed jobs that failed `olderThan` ms ago or more.
-   *
-   * @param options How old a failed job must be to go.
-   * @returns How many jobs were removed.
-   * @throws {RangeError} When `olderThan` is not a non-negative number.
+   * Removes the failed jobs that failed `olderThan` ms ago or more; see
+   * {@linkcode JobQueue.pruneFailedJobs}.
    */
   async pruneFailedJobs(options: PruneOptions): Promise<number> {
     const olderThan = options?.olderThan;
@@ -573,14 +506,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Runs a failed job again, with a new set of attempts, as soon as possible:
-   * it is replaced by a new job with a new id (which sorts by the new date),
-   * its params and settings.
-   *
-   * @param id The failed job's id.
-   * @returns The new job, `NOT_STARTED`.
-   * @throws {JobQueueError} When there is no failed job with that id, or a
-   *   waiting or running job holds its unique key.
+   * Runs a failed job again under a new id; see {@linkcode JobQueue.retryJob}.
    */
   async retryJob(id: string): Promise<Job> {
     this.#assertNotDisposed("retry a job");
@@ -596,11 +522,8 @@ export class JobQueueEngine {
   }
 
   /**
-   * Runs the failed jobs (of one method, or all) again, with a new set of
-   * attempts, as soon as possible.
-   *
-   * @param methodName Retry only this method's failed jobs.
-   * @returns How many jobs will run again.
+   * Runs the failed jobs (of one method, or all) again; see
+   * {@linkcode JobQueue.retryFailedJobs}.
    */
   async retryFailedJobs(methodName?: string): Promise<number> {
     if (methodName !== undefined) assertMethodName(methodName);
@@ -643,20 +566,7 @@ export class JobQueueEngine {
   }
 
   /**
-   * Stops starting jobs at once, waits for running handlers to settle and
-   * their outcome to be written, then lets go of the store. Afterwards no
-   * timer is left and `scheduleJob` rejects. Later calls return the same
-   * promise, except in a handler of this engine: there it resolves once the
-   * other handlers have settled, and the engine finishes disposing when the
-   * calling handler has.
-   *
-   * With a `timeout`, it resolves within about that long whatever the
-   * handlers do: see {@linkcode DisposeOptions}. Handlers whose attempt timed
-   * out are not waited for beyond their retry's hold (see "Retries and
-   * timeouts" in docs/guarantees.md).
-   *
-   * @param options How long to wait for running handlers.
-   * @throws {RangeError} When `timeout` is negative or not a number.
+   * Stops processing and lets go of the store; see {@linkcode JobQueue.dispose}.
    */
   dispose(options: DisposeOptions = {}): Promise<void> {
     const timeout = options.timeout ?? Infinity;

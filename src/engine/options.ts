@@ -112,7 +112,7 @@ export interface JobQueueEngineOptions {
 }
 
 /**
- * Options of {@linkcode JobQueueEngine.dispose}.
+ * Options of {@linkcode JobQueue.dispose}.
  *
  * @example
  * ```ts
@@ -156,7 +156,7 @@ export interface KeepCompleted {
 }
 
 /**
- * Options of {@linkcode JobQueueEngine.pruneFailedJobs}.
+ * Options of {@linkcode JobQueue.pruneFailedJobs}.
  *
  * @example
  * ```ts
@@ -166,7 +166,7 @@ export interface KeepCompleted {
  * ```
  */
 export interface PruneOptions {
-  /** Remove failed jobs that failed more than this many ms ago. */
+  /** Remove failed jobs that failed this many ms ago or more. */
   olderThan: number;
 }
 

@@ -118,9 +118,10 @@ export interface JobQueueOptions extends Partial<Omit<JobQueueEngineOptions, "ev
 }
 
 /**
- * A persistent background job queue: one JSON file per job in a directory,
- * handlers registered by method name, deferred execution, a concurrency
- * limit, and jobs that survive restarts and crashes.
+ * A persistent background job queue: jobs kept in a store (by default a
+ * directory with one JSON file per job), handlers registered by method name,
+ * deferred execution, a concurrency limit, and jobs that survive restarts
+ * and crashes. It wraps a {@linkcode JobQueueEngine}, which does the work.
  *
  * It is an `EventTarget`: listen with `addEventListener` (typed by
  * {@linkcode JobQueueEventMap}) or with `on(type, listener)`, which hands the
@@ -280,15 +281,18 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Stores a job: once the promise resolves, its file is on disk. It can be
-   * called before {@linkcode start}; the job then waits for it.
+   * Validates a spec and stores the job: once the promise resolves, the job
+   * is stored (durably, unless the file store's `fsync` is off). It can be
+   * called before {@linkcode start}; the job then waits for it. When a
+   * waiting or running job holds the spec's `uniqueKey`, nothing is stored
+   * and that job is returned instead.
    *
    * @param spec What to run and when.
-   * @returns The stored job.
-   * @throws {TypeError} When the spec is malformed; nothing is written.
+   * @returns The stored job, or the job that holds its unique key.
+   * @throws {TypeError} When the spec is malformed; nothing is stored.
    * @throws {RangeError} When a date or wait time is out of range, or the job
-   *   would take a file over 64 MiB.
-   * @throws {JobQueueError} When the file cannot be written or the queue is disposed.
+   *   is too large for the store (for the file store, a file over 64 MiB).
+   * @throws {JobQueueError} When the job cannot be stored or the queue is disposed.
    *
    * @example A job for tomorrow
    * ```ts
@@ -310,14 +314,20 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Schedules many jobs at once, all or none: much faster than awaiting
-   * `scheduleJob` for each, as the files are written in parallel and the
-   * directory is flushed once. See {@linkcode JobQueueEngine.scheduleJobs}.
+   * Schedules many jobs at once, all or none: validates every spec first,
+   * then stores the jobs together, which is much faster than awaiting
+   * {@linkcode scheduleJob} for each (the file store writes the files in
+   * parallel and flushes the directory once). When one spec is invalid or one
+   * job cannot be stored, no job is stored.
    *
    * @param specs One spec per job.
-   * @returns The stored jobs, in the order of `specs`.
-   * @throws {TypeError} When a spec is malformed; nothing is written.
-   * @throws {JobQueueError} When a file cannot be written; nothing is kept.
+   * @returns The stored jobs, in the order of `specs` (for a spec whose
+   *   `uniqueKey` a waiting or running job holds, that job).
+   * @throws {TypeError} When `specs` is not an array or a spec is malformed;
+   *   the spec's index is in the message.
+   * @throws {RangeError} When a date or wait time is out of range, or a job is
+   *   too large for the store.
+   * @throws {JobQueueError} When a job cannot be stored or the queue is disposed.
    *
    * @example Scheduling a batch
    * ```ts
@@ -337,10 +347,12 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Removes one job, whatever its state, unless it is running.
+   * Removes one job, whatever its state, unless it is running (in any engine).
    *
    * @param id The job's id.
    * @returns `true` if it was removed; `false` if there is no such job or it runs.
+   * @throws {TypeError} When `id` is not a string.
+   * @throws {JobQueueError} When the queue is disposed.
    *
    * @example
    * ```ts
@@ -359,11 +371,12 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Pauses processing of one method's jobs, or of all jobs; running handlers
-   * finish, and jobs wait until resumed. Only this queue pauses: other
-   * processes on the directory go on.
+   * Pauses processing of one method's jobs, or of all jobs: running handlers
+   * finish, and jobs can still be scheduled; they wait until resumed. Only
+   * this queue pauses: other engines on the store go on.
    *
    * @param methodName The method to pause; all when omitted.
+   * @throws {TypeError} When `methodName` is not a valid method name.
    *
    * @example Pausing one method
    * ```ts
@@ -383,9 +396,12 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Resumes processing of one method, or of everything paused.
+   * Resumes processing of one method, or, without one, of every paused
+   * method and the whole queue. Resuming one method does not lift a pause of
+   * all jobs.
    *
    * @param methodName The method to resume; all when omitted.
+   * @throws {TypeError} When `methodName` is not a valid method name.
    *
    * @example
    * ```ts
@@ -407,7 +423,7 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
    * Tells whether processing is paused, for all jobs or for one method.
    *
    * @param methodName The method to ask about.
-   * @returns `true` when its jobs would not start now.
+   * @returns `true` when all jobs are paused, or the jobs of `methodName`.
    *
    * @example
    * ```ts
@@ -425,8 +441,11 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Resolves once the queue is idle: no handler running and no due job
-   * waiting to start (jobs due later may wait). At once if idle now.
+   * Resolves once the queue is idle: no handler running here and no due job
+   * waiting that it would start (due jobs of paused methods do not count, and
+   * jobs due later may wait). At once if idle now, and at
+   * {@linkcode dispose}. Before {@linkcode start}, one due job waiting keeps
+   * the queue from being idle.
    *
    * @returns A promise that resolves when the queue is idle.
    *
@@ -447,10 +466,14 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Resolves once the queue has no job left: none running and none waiting,
-   * due now or later. At once if it holds now.
+   * Resolves once no job is left at all: none running or held for a retry
+   * here, and none waiting in the store, due now or later, paused or claimed
+   * by another engine. Recurring jobs never drain: each occurrence schedules
+   * the next.
    *
    * @returns A promise that resolves when the queue is drained.
+   * @throws {JobQueueError} When the queue is disposed with jobs left, or was
+   *   disposed before the call.
    *
    * @example
    * ```ts
@@ -470,11 +493,16 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
 
   /**
    * Resolves with a job once it has completed (with its `result`) or failed
-   * for good; at once if it already has. `undefined` when it is gone without
-   * this queue seeing its end (removed, or run and removed by another process).
+   * for good; at once if it already has. Resolves with `undefined` when the
+   * job is gone without this queue seeing how it ended: it was removed, or
+   * another engine ran it and removed it (completed jobs are removed unless
+   * `keepCompleted`), or there never was a job with that id. Jobs that other
+   * engines run are looked at every `pollInterval`.
    *
    * @param id The job's id.
-   * @returns The settled job, or `undefined`.
+   * @returns The job in state `COMPLETED` or `FAILED`, or `undefined`.
+   * @throws {TypeError} When `id` is not a string.
+   * @throws {JobQueueError} When the queue is disposed before the job settles.
    *
    * @example Waiting for a job's result
    * ```ts
@@ -496,12 +524,16 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Starts processing: loads the jobs already in the directory (including
-   * those cut short by a crash), then runs due jobs and keeps going until
-   * {@linkcode dispose}. Calling it again is harmless.
+   * Starts processing: opens the store and takes back the jobs of dead
+   * engines (runs cut short by a crash), then starts due jobs up to
+   * `maxConcurrency` and keeps going until {@linkcode dispose}. A finished
+   * job, a newly scheduled one, the due timer or a change the store reports
+   * starts the next, and the store is looked at every `pollInterval` for jobs
+   * of other processes and claims of dead engines. Calling it again is
+   * harmless.
    *
    * @returns A promise that resolves once processing has begun, and rejects
-   *   when the directory cannot be used.
+   *   when the store cannot be used or the queue is disposed.
    *
    * @example
    * ```ts
@@ -517,10 +549,13 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Removes the jobs of a method that are not running.
+   * Removes the jobs of a method, whatever their state, except those running
+   * (in any engine): those are left to finish.
    *
    * @param methodName The method whose jobs to remove.
    * @returns How many jobs were removed.
+   * @throws {TypeError} When `methodName` is not a valid method name.
+   * @throws {JobQueueError} When the queue is disposed.
    *
    * @example
    * ```ts
@@ -539,13 +574,13 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
 
   /**
    * Runs a failed job again, with a new set of attempts, as soon as possible:
-   * its file is replaced by a new job with a new id (which sorts by the new
-   * date, and which every engine on the directory finds).
+   * it is replaced by a new job with its params and settings and a new id
+   * (which sorts by the new date).
    *
    * @param id The failed job's id.
    * @returns The new job, `NOT_STARTED`.
-   * @throws {JobQueueError} When there is no failed job with that id, or a
-   *   waiting or running job holds its unique key.
+   * @throws {JobQueueError} When there is no failed job with that id, a
+   *   waiting or running job holds its unique key, or the queue is disposed.
    *
    * @example Retrying a job from its failed event
    * ```ts ignore
@@ -559,11 +594,15 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Runs the failed jobs (of one method, or all) again, with a new set of
-   * attempts.
+   * Runs the failed jobs (of one method, or all) again, each as
+   * {@linkcode retryJob} does. A job that cannot be retried (a waiting or
+   * running job holds its unique key) is reported as an `error` event, and
+   * the others are retried all the same.
    *
    * @param methodName Retry only this method's failed jobs.
    * @returns How many jobs will run again.
+   * @throws {TypeError} When `methodName` is not a valid method name.
+   * @throws {JobQueueError} When the queue is disposed.
    *
    * @example
    * ```ts
@@ -579,10 +618,12 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Removes the failed jobs that failed more than `olderThan` ms ago.
+   * Removes the failed jobs that failed `olderThan` ms ago or more.
    *
    * @param options How old a failed job must be to go.
    * @returns How many jobs were removed.
+   * @throws {RangeError} When `olderThan` is not a non-negative number.
+   * @throws {JobQueueError} When the queue is disposed.
    *
    * @example Keeping a week of failures
    * ```ts
@@ -598,10 +639,11 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Reads every job in the directory, in id order (the date each job was
-   * first due, then creation). A job running in any engine is `IN_PROGRESS`.
+   * Reads every stored job, in id order (the date each job was first due,
+   * then creation). A job running in any engine is `IN_PROGRESS`. Works after
+   * {@linkcode dispose} too, to look at what is left.
    *
-   * @returns The jobs as they are on disk.
+   * @returns The jobs as they are stored.
    *
    * @example Counting failed jobs
    * ```ts
@@ -712,12 +754,22 @@ export class JobQueue<Jobs extends object = UntypedJobs> extends EventTarget {
   }
 
   /**
-   * Stops starting jobs, waits for running handlers (up to `timeout`, then
-   * aborts their signals) and lets go of the directory. No timer is left
-   * afterwards, so the process can exit.
+   * Stops starting jobs at once, waits for running handlers to settle and
+   * their outcome to be recorded, then lets go of the store. Afterwards no
+   * timer is left, so the process can exit, and `scheduleJob` rejects. Later
+   * calls return the same promise, except in a handler of this queue: there
+   * it resolves once the other handlers have settled, and the queue finishes
+   * disposing when the calling handler has.
+   *
+   * With a `timeout`, running handlers have their signals aborted after that
+   * long, and it resolves within about that long whatever they do: see
+   * {@linkcode DisposeOptions}. Handlers whose attempt timed out are not
+   * waited for beyond their retry's hold (see "Retries and timeouts" in
+   * docs/guarantees.md).
    *
    * @param options How long to wait for running handlers.
    * @returns A promise that resolves when the queue has stopped.
+   * @throws {RangeError} When `timeout` is negative or not a number.
    *
    * @example
    * ```ts
