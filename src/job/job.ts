@@ -492,9 +492,14 @@ export class Job {
  * spelled out, `undefined` where absent, so that none is forgotten.
  */
 function compact<T extends object>(record: { [K in keyof T]-?: T[K] | undefined }): T {
-  return Object.fromEntries(
-    Object.entries(record).filter(([, value]) => value !== undefined),
-  ) as T;
+  // A loop, not Object.entries and fromEntries, which were the largest part
+  // of the process's own time when scheduling many jobs at once.
+  const result: Record<string, unknown> = {};
+  for (const key in record) {
+    const value = record[key];
+    if (value !== undefined) result[key] = value;
+  }
+  return result as T;
 }
 
 function resolveExecutionDate(spec: JobSpec, now: number): number {

@@ -192,13 +192,31 @@ export function testJobStore(name: string, makeStore: () => Promise<StoreUnderTe
       "add() stores every job of a call and reports each added, in order",
       withStores(async ({ open }) => {
         const { store } = await open();
-        const jobs = [job("a"), job("b", { params: [1, 2] }), job("a", { waitTime: 60_000 })];
+        // The last one, waiting for its third attempt, has every field a waiting job can have.
+        const retried = job("c", {
+          priority: -2,
+          maxAttempts: 5,
+          backoff: { type: "fixed", delay: 10 },
+          timeout: 1000,
+        }).toJSON();
+        const jobs = [
+          job("a"),
+          job("b", { params: [1, 2] }),
+          job("a", { waitTime: 60_000 }),
+          Job.fromJSON({
+            ...retried,
+            attempts: 2,
+            interruptions: 1,
+            startedAt: retried.createdAt + 1,
+            error: { name: "Error", message: "failed" },
+            progress: { done: 0.5 },
+          }),
+        ];
         const results = await store.add(jobs);
-        assert.deepEqual(results.map((result) => [result.kind, result.job.id]), [
-          ["added", jobs[0]!.id],
-          ["added", jobs[1]!.id],
-          ["added", jobs[2]!.id],
-        ]);
+        assert.deepEqual(
+          results.map((result) => [result.kind, result.job.id]),
+          jobs.map((one) => ["added", one.id]),
+        );
         for (const one of jobs) assert.deepEqual((await store.get(one.id))?.toJSON(), one.toJSON());
         assert.deepEqual(await store.add([]), []);
       }),

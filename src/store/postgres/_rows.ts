@@ -83,26 +83,30 @@ export function jobFromRow(row: Row): Job {
   });
 }
 
-/** The input of the insert statement: one object per job, JSON values as JSON text. */
+/**
+ * The input of the insert statements: one object per job, JSON values as
+ * JSON text. A field that is `undefined` is left out of the JSON text, and
+ * the statement reads it as NULL (0 for the counts and the priority).
+ */
 export interface NewRow {
   id: string;
   method_name: string;
   state: string;
   execution_date: number;
-  priority: number;
-  unique_key: string | null;
-  attempts: number;
-  interruptions: number;
+  priority: number | undefined;
+  unique_key: string | undefined;
+  attempts: number | undefined;
+  interruptions: number | undefined;
   created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  params: string | null;
-  result: string | null;
-  progress: string | null;
-  error: string | null;
-  options: string | null;
+  started_at: number | undefined;
+  finished_at: number | undefined;
+  params: string | undefined;
+  result: string | undefined;
+  progress: string | undefined;
+  error: string | undefined;
+  options: string | undefined;
   /** A recurring job's occurrence: not stored when its date has come (`late`). */
-  occurrence: boolean;
+  occurrence: true | undefined;
 }
 
 /** JSON text, or SQL NULL for a value the record leaves out. */
@@ -110,34 +114,39 @@ export function jsonText(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
 }
 
+/** JSON text, or `undefined` for a value the record leaves out (a field left out of a row). */
+function fieldText(value: unknown): string | undefined {
+  return value === undefined ? undefined : JSON.stringify(value);
+}
+
 /**
- * A job as the insert statement takes it.
+ * A job as the insert statements take it.
  *
  * @throws {RangeError} When the job is over {@linkcode MAX_JOB_CHARACTERS}.
  */
 export function rowOfJob(job: Job): NewRow {
-  const { maxAttempts, backoff, timeout, repeat } = job.toJSON();
-  const options = { maxAttempts, backoff, timeout, repeat };
+  const { maxAttempts, backoff, timeout, repeat } = job;
   const row: NewRow = {
     id: job.id,
     method_name: job.methodName,
     state: job.state,
     execution_date: job.executionDate,
-    priority: job.priority,
-    unique_key: job.uniqueKey ?? null,
-    attempts: job.attempts,
-    interruptions: job.interruptions,
+    priority: job.priority || undefined,
+    unique_key: job.uniqueKey,
+    attempts: job.attempts || undefined,
+    interruptions: job.interruptions || undefined,
     created_at: job.createdAt,
-    started_at: job.startedAt ?? null,
-    finished_at: job.finishedAt ?? null,
-    params: jsonText(job.params),
-    result: jsonText(job.result),
-    progress: jsonText(job.progress),
-    error: jsonText(job.error),
-    options: Object.values(options).some((value) => value !== undefined)
-      ? JSON.stringify(options)
-      : null,
-    occurrence: isScheduledOccurrence(job),
+    started_at: job.startedAt,
+    finished_at: job.finishedAt,
+    params: fieldText(job.params),
+    result: fieldText(job.result),
+    progress: fieldText(job.progress),
+    error: fieldText(job.error),
+    options: maxAttempts === undefined && backoff === undefined && timeout === undefined &&
+        repeat === undefined
+      ? undefined
+      : JSON.stringify({ maxAttempts, backoff, timeout, repeat }),
+    occurrence: isScheduledOccurrence(job) || undefined,
   };
   const size = (row.params?.length ?? 0) + (row.result?.length ?? 0) +
     (row.progress?.length ?? 0) + (row.error?.length ?? 0) + (row.options?.length ?? 0);

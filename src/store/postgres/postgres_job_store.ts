@@ -280,14 +280,20 @@ export class PostgresJobStore implements JobStore {
       firstWithKey.set(job.uniqueKey, first);
       return first;
     });
-    const own = jobs.filter((_, index) => firsts[index] === index);
-    const ownIndex = new Map(own.map((job, index) => [job, index]));
+    // The jobs stored (the first with each key), and where each job's first is among them.
+    const own: Job[] = [];
+    const ownIndex: number[] = [];
+    jobs.forEach((job, index) => {
+      const first = firsts[index]!;
+      if (first === index) own.push(job);
+      ownIndex.push(first === index ? own.length - 1 : ownIndex[first]!);
+    });
     const rows = own.map(rowOfJob);
     const results = own.some((job) => job.uniqueKey !== undefined)
       ? await this.#transaction("Cannot schedule the jobs", (tx) => this.#insert(tx, own, rows))
       : await this.#insert(this.#db, own, rows);
     return jobs.map((job, index): AddResult => {
-      const result = results[ownIndex.get(jobs[firsts[index]!]!)!]!;
+      const result = results[ownIndex[index]!]!;
       if (firsts[index] === index) return result;
       // Its key went to an earlier job of the call: that job, or its holder,
       // holds it; or it was a late occurrence, as this one is.
@@ -301,6 +307,18 @@ export class PostgresJobStore implements JobStore {
    * name) are tried again.
    */
   async #insert(client: PostgresClient, jobs: Job[], rows: NewRow[]): Promise<AddResult[]> {
+    // Without unique keys nothing can be left out (a recurring job's
+    // occurrence has one): the statement that does not check, and cheaper.
+    if (rows.every((row) => row.unique_key === undefined)) {
+      await this.#query(
+        "Cannot schedule the jobs",
+        this.#sql.insertAll,
+        [JSON.stringify(rows)],
+        jobs[0],
+        client,
+      );
+      return jobs.map((job) => ({ kind: "added", job }));
+    }
     const results = new Array<AddResult | undefined>(jobs.length);
     let pending = jobs.map((_, index) => index);
     for (let attempt = 1; pending.length > 0; attempt++) {
