@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type ClaimRequest, type DueJobs, JobQueue } from "../mod.ts";
 import { FileJobStore } from "../src/store/mod.ts";
-import { nextEvent, withTempDir } from "./_helpers.ts";
+import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
 
 test("a job due by the engine's clock but not yet by the store's starts soon, not at the next poll", async () => {
   await withTempDir(async (directory) => {
@@ -49,7 +49,7 @@ test("a slot freed while a look at the store is under way is filled without wait
     const store = new FileJobStore({ directory, fsync: false });
     let holdNextLook = false;
     let heldLooks = 0;
-    const { promise: released, resolve: release } = Promise.withResolvers<void>();
+    const { promise: released, resolve: release } = deferred<void>();
     // One look is held before it reaches the store, as on a slow database.
     const slow = new Proxy(store, {
       get(target, property) {

@@ -26,10 +26,12 @@ export class ClaimBatches {
 
   /** Claims at once when no claim is under way; otherwise with the calls that wait for it. */
   claimDue(request: ClaimRequest): Promise<DueJobs> {
-    const { promise, resolve, reject } = Promise.withResolvers<DueJobs>();
-    this.#waiting.push({ request, resolve, reject });
+    // Not Promise.withResolvers: Node 20 lacks it.
+    const due = new Promise<DueJobs>((resolve, reject) => {
+      this.#waiting.push({ request, resolve, reject });
+    });
     if (!this.#claiming) void this.#claimWaiting();
-    return promise;
+    return due;
   }
 
   async #claimWaiting(): Promise<void> {
