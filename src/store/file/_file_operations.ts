@@ -33,7 +33,7 @@ const MAX_RECORD_BYTES = 64 * 1024;
 /** What a record file that is no regular file, or too large, reads as: never valid JSON. */
 const REFUSED_RECORD = "\u0000not a regular file";
 
-/** Files read at once when loading a directory. */
+/** Job files read at once: when listing a directory, and when jobs known by name come due. */
 export const READ_CONCURRENCY = 32;
 
 /**
@@ -104,12 +104,7 @@ export class FileOperations {
    * place: readers see the old file or the new one, never a part. With
    * `sync`, the data and then the directory entry are flushed to the disk.
    */
-  async atomicWrite(
-    path: string,
-    data: string,
-    sync: boolean,
-    syncDirectory = sync,
-  ): Promise<void> {
+  async atomicWrite(path: string, data: string, sync: boolean): Promise<void> {
     // Written under a temporary name that says whose it is and since when,
     // so that a crashed writer's leftovers can be told from live writes.
     const tempPath = this.tempPathFor(path);
@@ -128,7 +123,7 @@ export class FileOperations {
       await this.fs.remove(tempPath).catch(() => {});
       throw error;
     }
-    if (sync && syncDirectory) await this.fs.syncDir(dirname(path));
+    if (sync) await this.fs.syncDir(dirname(path));
   }
 
   /**

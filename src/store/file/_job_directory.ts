@@ -506,16 +506,12 @@ export class JobDirectory {
     return await this.#registry.engines();
   }
 
-  /**
-   * Writes a job's file atomically; with `syncDirectory` false, the caller
-   * flushes the directory (with `fsync`) before it relies on the new name.
-   */
-  async #writeJob(job: Job, failure: string, syncDirectory = true): Promise<void> {
+  /** Writes a job's file atomically. */
+  async #writeJob(job: Job, failure: string): Promise<void> {
     await this.#files.atomicWrite(
       this.#files.jobPath(fileNameOf(job)),
       JSON.stringify(job),
       this.#files.fsync,
-      syncDirectory,
     ).catch((cause) => {
       throw this.#files.error(failure, cause, job);
     });

@@ -16,6 +16,7 @@ import type {
   StoreEngine,
 } from "../job_store.ts";
 import { DueIndex } from "./_due_index.ts";
+import { READ_CONCURRENCY } from "./_file_operations.ts";
 import { JobDirectory } from "./_job_directory.ts";
 import type { JobRef } from "./_job_files.ts";
 import { LockingQueue } from "./locking_queue.ts";
@@ -73,9 +74,6 @@ export interface FileJobStoreOptions {
    */
   lockingQueue?: LockingQueue;
 }
-
-/** Files read at once when due jobs known by name come due. */
-const READ_CONCURRENCY = 32;
 
 /**
  * The directory store, jobq's default: one JSON file per job,
