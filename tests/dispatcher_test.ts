@@ -1,6 +1,7 @@
 /**
- * Dispatching against a store whose clock is not the engine's: a database
- * judges due dates by its own clock, which may be a little behind.
+ * Dispatching against stores that answer unlike a quick local one: a
+ * database judges due dates by its own clock, which may be a little behind,
+ * and its answers take a while.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -8,26 +9,32 @@ import { type ClaimRequest, type DueJobs, JobQueue } from "../mod.ts";
 import { FileJobStore } from "../src/store/mod.ts";
 import { deferred, nextEvent, withTempDir } from "./_helpers.ts";
 
+/** `store`, with `claimDue` answered by `claimDue` (which may ask the store). */
+function withClaimDue(
+  store: FileJobStore,
+  claimDue: (request: ClaimRequest) => Promise<DueJobs>,
+): FileJobStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === "claimDue") return claimDue;
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 test("a job due by the engine's clock but not yet by the store's starts soon, not at the next poll", async () => {
   await withTempDir(async (directory) => {
     const store = new FileJobStore({ directory, fsync: false });
     let lied = false;
     // The first time a job is due, the store says it is not yet: its clock
     // is behind the engine's.
-    const behind = new Proxy(store, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (property !== "claimDue") {
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return async (request: ClaimRequest): Promise<DueJobs> => {
-          const due = await target.claimDue(request);
-          if (lied || request.limit === 0 || due.jobs.length === 0) return due;
-          lied = true;
-          for (const job of due.jobs) await target.release(job);
-          return { jobs: [], nextDueAt: Date.now() - 1 };
-        };
-      },
+    const behind = withClaimDue(store, async (request) => {
+      const due = await store.claimDue(request);
+      if (lied || request.limit === 0 || due.jobs.length === 0) return due;
+      lied = true;
+      for (const job of due.jobs) await store.release(job);
+      return { jobs: [], nextDueAt: Date.now() - 1 };
     });
     // A poll a minute away: only the dispatcher's own look can start the job in time.
     const queue = new JobQueue({ store: behind, pollInterval: 60_000 });
@@ -51,21 +58,13 @@ test("a slot freed while a look at the store is under way is filled without wait
     let heldLooks = 0;
     const { promise: released, resolve: release } = deferred<void>();
     // One look is held before it reaches the store, as on a slow database.
-    const slow = new Proxy(store, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (property !== "claimDue") {
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return async (request: ClaimRequest): Promise<DueJobs> => {
-          if (holdNextLook && request.limit > 0) {
-            holdNextLook = false;
-            heldLooks++;
-            await released;
-          }
-          return await target.claimDue(request);
-        };
-      },
+    const slow = withClaimDue(store, async (request) => {
+      if (holdNextLook && request.limit > 0) {
+        holdNextLook = false;
+        heldLooks++;
+        await released;
+      }
+      return await store.claimDue(request);
     });
     const queue = new JobQueue({ store: slow, maxConcurrency: 2, pollInterval: 60_000 });
     const gates = new Map<string, () => void>();
