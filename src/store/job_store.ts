@@ -134,8 +134,12 @@ export interface DueJobs {
   readonly jobs: readonly Job[];
   /**
    * When the first waiting job that was not claimed now comes due, in epoch
-   * ms (in the past when more are due than were claimed); `undefined` when
-   * none waits. Jobs claimed by any engine are not waiting.
+   * ms on the engine's clock (`Date.now()`), in the past when more are due
+   * than were claimed; `undefined` when none waits. Jobs claimed by any
+   * engine are not waiting. A store that judges due dates by a clock of its
+   * own (a database's) tells how far off the date is by that clock, so that
+   * an engine whose clock is off looks again when the job is due, not
+   * before or long after.
    */
   readonly nextDueAt: number | undefined;
 }

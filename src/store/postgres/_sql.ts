@@ -88,8 +88,8 @@ export function statements(s: string, channel: string) {
     /**
      * $1 engine, $2 methods to skip (JSON array); `limit` is written into
      * the text. One statement: lock the next due jobs, skipping those other
-     * engines are locking right now, claim them, and tell when the first job
-     * left waiting comes due. One row with NULL job columns when none was
+     * engines are locking right now, claim them, and tell in how many ms the
+     * first job left waiting comes due. One row with NULL job columns when none was
      * claimed.
      *
      * Written so that the plan walks `jobs_due` in order and stops after
@@ -123,16 +123,17 @@ export function statements(s: string, channel: string) {
         RETURNING ${columns("j")}
       ),
       -- ORDER BY … LIMIT 1, not min(): an index scan that stops at the first row.
+      -- In ms from now, for the engine's clock, which may not be the server's.
       waiting AS (
         SELECT (
-          SELECT execution_date FROM ${jobs}
+          SELECT execution_date - ${NOW_MS} FROM ${jobs}
           WHERE state = 'NOT_STARTED' AND claimed_by IS NULL
             AND method_name NOT IN (SELECT method_name FROM skip)
             AND id NOT IN (SELECT id FROM next)
           ORDER BY execution_date LIMIT 1
-        ) AS next_due_at
+        ) AS next_due_in
       )
-      SELECT claimed.*, waiting.next_due_at FROM waiting LEFT JOIN claimed ON true
+      SELECT claimed.*, waiting.next_due_in FROM waiting LEFT JOIN claimed ON true
       ORDER BY claimed.priority DESC, claimed.execution_date, claimed.id`,
 
     // A finished job frees nothing another engine could claim, so completing

@@ -405,10 +405,12 @@ export class PostgresJobStore implements JobStore {
       this.#me,
       JSON.stringify([...request.skip]),
     ]);
-    const nextDueAt = rows[0]?.at(-1);
+    const nextDueIn = rows[0]?.at(-1);
     return {
       jobs: this.#jobs(rows.filter((row) => row[0] !== null).map((row) => row.slice(0, -1))),
-      nextDueAt: nextDueAt === null || nextDueAt === undefined ? undefined : Number(nextDueAt),
+      nextDueAt: nextDueIn === null || nextDueIn === undefined
+        ? undefined
+        : Date.now() + Number(nextDueIn),
     };
   }
 
