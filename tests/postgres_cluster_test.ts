@@ -1,10 +1,11 @@
 /**
  * Several machines on one PostgreSQL queue, as processes: worker fixtures of
  * two runtimes (the one running the tests, and Bun, or Deno under Bun), each
- * an engine of its own, sharing one schema. A worker killed mid-run, a
- * connection cut by the server, and a server that cannot be reached. Needs
- * `JOBQ_TEST_POSTGRES_URL` (the test command starts a server); without it
- * the tests that need a server skip with a warning, except under `CI=true`.
+ * an engine of its own, sharing one schema. A worker killed mid-run, engines
+ * with their clocks 30 s off, a connection cut by the server, and a server
+ * that cannot be reached. Needs `JOBQ_TEST_POSTGRES_URL` (the test command
+ * starts a server); without it the tests that need a server skip with a
+ * warning, except under `CI=true`.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
@@ -42,6 +43,7 @@ interface WorkerOptions {
   pollInterval?: number;
   claimTimeout?: number;
   log?: string;
+  clockStep?: number;
 }
 
 /**
@@ -69,8 +71,16 @@ function startWorker(
     });
 }
 
-/** Schedules `count` "work" jobs on `place` with a queue that never starts. */
-async function scheduleWork(place: Place, count: number, from = 0): Promise<Job[]> {
+/**
+ * Schedules `count` "work" jobs on `place` with a queue that never starts,
+ * due now, or for the job of param `n` at `dueAt(n)`.
+ */
+async function scheduleWork(
+  place: Place,
+  count: number,
+  from = 0,
+  dueAt?: (n: number) => number,
+): Promise<Job[]> {
   const queue = new JobQueue({ store: new PostgresJobStore({ url: url!, schema: place }) });
   try {
     const jobs: Job[] = [];
@@ -80,6 +90,7 @@ async function scheduleWork(place: Place, count: number, from = 0): Promise<Job[
           Array.from({ length: Math.min(500, from + count - n) }, (_, i) => ({
             methodName: "work",
             params: { n: n + i },
+            ...(dueAt !== undefined && { executionDate: dueAt(n + i) }),
           })),
         ),
       );
@@ -251,6 +262,70 @@ function describeCluster(): void {
             `cluster: runs cut short by the kill: ${cutShort.length}; they ran again ` +
               `${span(killedAt)} after it, ${span(leaseEnd!)} after its lease ran out ` +
               `(lease ${LEASE} ms, renewed every ${Math.round(LEASE / 3)} ms; poll ${POLL} ms)`,
+          );
+        })
+      );
+    });
+
+    test("engines with their clocks 30 s ahead and 30 s behind start no job before it is due by the database's clock, and take no live claim", async () => {
+      const STEP = 30_000;
+      // Shorter than the step: an engine that judged leases by its own clock
+      // would take the others' claims at its first look, or lose its own.
+      const LEASE = 10_000;
+      await withSchema((place) =>
+        withTempDir(async (logs) => {
+          const log = join(logs, "runs.log");
+          const options = { maxConcurrency: 2, pollInterval: 50, claimTimeout: LEASE, log };
+          const workers = [
+            startWorker(place, options),
+            startWorker(place, { ...options, clockStep: STEP }),
+            startWorker(place, { ...options, clockStep: -STEP }, other),
+          ];
+          let jobs: Job[] = [];
+          // Told after the runs, which say more: a claim taken from a live
+          // engine makes jobs run again and again.
+          let unfinished: unknown;
+          try {
+            await Promise.all(workers.map((worker) => worker.waitForOutput("ready", 60_000)));
+            // 50 jobs at a time, due over the next 1–3.5 s by the test's clock,
+            // which is the database's (one machine): the engine ahead finds
+            // each batch due 30 s early, the one behind 30 s late.
+            const from = Date.now() + 1_000;
+            jobs = await scheduleWork(place, 300, 0, (n) => from + Math.floor(n / 50) * 500);
+            await untilNoJobLeft(place, 30_000).catch((error) => unfinished = error);
+          } finally {
+            for (const worker of workers) await stopWorker(worker).catch(() => {});
+            await cleanUpFixtures(...workers);
+          }
+
+          const runs = await readRuns(log);
+          assertNoOverlap(runs);
+          const late: number[] = [];
+          for (const job of jobs) {
+            // Once: a claim taken from a live engine runs again.
+            const [run, ...more] = runs.get(job.id) ?? [];
+            assert.ok(run !== undefined, `job ${job.id} never ran`);
+            assert.deepEqual(more, [], `job ${job.id} ran more than once`);
+            assert.ok(
+              run.start >= job.executionDate,
+              `job ${job.id} started ${job.executionDate - run.start} ms before it was due`,
+            );
+            late.push(run.start - job.executionDate);
+          }
+          if (unfinished !== undefined) throw unfinished;
+          const ran = workers.map((worker) =>
+            [...runs.values()].filter(([run]) => run!.pid === worker.child.pid).length
+          );
+          for (const [i, count] of ran.entries()) {
+            assert.ok(
+              count > 0,
+              `the worker with its clock ${["on time", "ahead", "behind"][i]} ran no job`,
+            );
+          }
+          console.log(
+            `clocks: ${jobs.length} jobs started ${Math.min(...late)}–${Math.max(...late)} ms ` +
+              `after they were due; the engine on time ran ${ran[0]}, the one ${STEP} ms ahead ` +
+              `${ran[1]}, the one ${STEP} ms behind ${ran[2]}`,
           );
         })
       );
