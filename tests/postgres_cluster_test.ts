@@ -1,15 +1,15 @@
 /**
  * Several machines on one PostgreSQL queue, as processes: worker fixtures of
  * two runtimes (the one running the tests, and Bun, or Deno under Bun), each
- * an engine of its own, sharing one schema. A worker killed mid-run, a
- * connection cut by the server, and a server that cannot be reached. Needs
- * `JOBQ_TEST_POSTGRES_URL` (the test command starts a server); without it
- * the tests that need a server skip with a warning, except under `CI=true`.
+ * an engine of its own, sharing one schema. A worker killed mid-run, engines
+ * with their clocks 30 s off, a connection cut by the server, and a server
+ * that cannot be reached. Needs `JOBQ_TEST_POSTGRES_URL` (the test command
+ * starts a server); without it the tests that need a server skip with a
+ * warning, except under `CI=true`.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import process from "node:process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Job, JobQueue, JobQueueError } from "../mod.ts";
@@ -22,6 +22,7 @@ import {
   killFixture,
   printed,
   readRuns,
+  type Run,
   stopWorker,
   untilPrinted,
   withDeadline,
@@ -42,6 +43,8 @@ interface WorkerOptions {
   pollInterval?: number;
   claimTimeout?: number;
   log?: string;
+  hangAfter?: number;
+  clockStep?: number;
 }
 
 /**
@@ -69,8 +72,16 @@ function startWorker(
     });
 }
 
-/** Schedules `count` "work" jobs on `place` with a queue that never starts. */
-async function scheduleWork(place: Place, count: number, from = 0): Promise<Job[]> {
+/**
+ * Schedules `count` "work" jobs on `place` with a queue that never starts,
+ * due now, or for the job of param `n` at `dueAt(n)`.
+ */
+async function scheduleWork(
+  place: Place,
+  count: number,
+  from = 0,
+  dueAt?: (n: number) => number,
+): Promise<Job[]> {
   const queue = new JobQueue({ store: new PostgresJobStore({ url: url!, schema: place }) });
   try {
     const jobs: Job[] = [];
@@ -80,6 +91,7 @@ async function scheduleWork(place: Place, count: number, from = 0): Promise<Job[
           Array.from({ length: Math.min(500, from + count - n) }, (_, i) => ({
             methodName: "work",
             params: { n: n + i },
+            ...(dueAt !== undefined && { executionDate: dueAt(n + i) }),
           })),
         ),
       );
@@ -121,6 +133,25 @@ async function untilNoJobLeft(place: Place, timeout: number): Promise<void> {
   }
 }
 
+/**
+ * When the lease of the engine in process `pid` on `place` runs out, in
+ * epoch ms on the database's clock, as its last heartbeat set it; undefined
+ * once the engine is gone.
+ */
+async function leaseEndOf(place: Place, pid: number): Promise<number | undefined> {
+  const sql = await adminClient();
+  try {
+    const [row] = await sql.unsafe(
+      `SELECT floor(extract(epoch FROM heartbeat_at) * 1000) + lease_ms AS "end"
+      FROM "${place}".engines WHERE pid = $1`,
+      [pid],
+    );
+    return row === undefined ? undefined : Number(row.end);
+  } finally {
+    await sql.end();
+  }
+}
+
 /** A client of the test's own, for what the tests do to the server. */
 async function adminClient() {
   const { default: postgres } = await import("postgres");
@@ -136,45 +167,46 @@ if (runtime !== "deno") {
   const reason = "the Deno run of the suite runs the cluster, with engines under Deno and Bun";
   console.warn(`WARNING: the PostgreSQL cluster tests are skipped under ${runtime}: ${reason}`);
   test.skip(`PostgreSQL cluster (skipped under ${runtime}: ${reason})`, () => {});
-} else if (process.env.JOBQ_TEST_CLUSTER !== "1") {
-  // With 3 s leases on two busy cores, a starved engine can miss its
-  // heartbeats and lose a claim it still runs: these two fail on a loaded
-  // machine. Run them alone: JOBQ_TEST_CLUSTER=1 with JOBQ_TEST_POSTGRES_URL.
-  const reason = "the cluster tests need a quiet machine; run them with JOBQ_TEST_CLUSTER=1";
-  console.warn(`WARNING: the PostgreSQL cluster tests are skipped: ${reason}`);
-  test.skip(`PostgreSQL cluster (skipped: ${reason})`, () => {});
 } else {
   withPostgres("PostgreSQL cluster", () => describeCluster());
 }
 
 function describeCluster(): void {
   describe("PostgreSQL: several engines in several processes", () => {
-    test(`three engines under ${runtime} and ${other} run 6,000 jobs; one killed mid-run, its jobs run again once its lease ran out, never twice at once`, async () => {
-      const LEASE = 3_000;
+    test(`three engines under ${runtime} and ${other} run 6,000 jobs; one killed mid-run, its jobs run again once its lease ran out, never before, never twice at once`, async () => {
+      // A lease of 10 s, renewed every 3.3 s: an engine starved for seconds
+      // on a busy machine still renews it in time, so no live claim is taken.
+      const LEASE = 10_000;
       const POLL = 100;
-      const SLACK = 2_000;
+      // For a survivor on a busy machine to recover the claims, claim and log.
+      const SLACK = 5_000;
       await withSchema((place) =>
         withTempDir(async (logs) => {
           const log = join(logs, "runs.log");
           const jobs = await scheduleWork(place, 6_000);
           const options = { maxConcurrency: 4, pollInterval: POLL, claimTimeout: LEASE, log };
+          // The one to kill hangs after 300 runs: then it holds 4 runs when killed.
           const workers = [
-            startWorker(place, options),
+            startWorker(place, { ...options, hangAfter: 300 }),
             startWorker(place, options, other),
             startWorker(place, options),
           ];
           const [victim, ...survivors] = workers as [Fixture, ...Fixture[]];
           let killedAt = 0;
+          let leaseEnd: number | undefined;
           try {
             await Promise.all(workers.map((worker) => worker.waitForOutput("ready", 60_000)));
             await untilPrinted(
               [victim],
-              () => printed(victim, "completed").length >= 300,
-              "300 completions in the worker to kill",
+              () => printed(victim, "started").length >= 300 + options.maxConcurrency,
+              "300 runs and 4 that hang in the worker to kill",
               60_000,
             );
             killedAt = Date.now();
             await killFixture(victim);
+            // Read before the survivors forget the dead engine, at least two
+            // thirds of a lease after the kill.
+            leaseEnd = await leaseEndOf(place, victim.child.pid!);
             await untilNoJobLeft(place, 120_000);
           } finally {
             for (const worker of survivors) await stopWorker(worker).catch(() => {});
@@ -183,33 +215,42 @@ function describeCluster(): void {
 
           const runs = await readRuns(log);
           assert.deepEqual([...runs.keys()].sort(), jobs.map((job) => job.id).sort());
+          assert.ok(
+            leaseEnd !== undefined,
+            "the killed worker's engine was gone right after the kill: its lease had run out " +
+              "(a process starved for a whole lease)",
+          );
           // The killed worker's runs that never ended ended with it.
-          const cutShort: string[] = [];
+          const cutShort: [string, Run][] = [];
           for (const [id, jobRuns] of runs) {
             for (const run of jobRuns) {
               if (run.pid === victim.child.pid && run.end === undefined) {
                 run.end = killedAt;
-                cutShort.push(id);
+                cutShort.push([id, run]);
               }
             }
           }
+          // So no run of a job it held started before the kill.
           assertNoOverlap(runs);
-          assert.ok(cutShort.length > 0, "the killed worker was running no job");
-          // Its jobs ran again once its lease ran out (it renews every third
-          // of it), and no later than a poll after that.
-          for (const id of cutShort) {
-            const again = runs.get(id)!.find((run) => run.start >= killedAt);
-            assert.ok(again !== undefined, `job ${id}, cut short, never ran again`);
-            const after = again.start - killedAt;
+          assert.equal(cutShort.length, options.maxConcurrency);
+          // Its jobs ran again once its lease ran out on the database's
+          // clock (the machine's, as the logs'), never before, and at most a
+          // lease, a poll and some slack after the kill.
+          const again = cutShort.map(([id, cut]) => {
+            const jobRuns = runs.get(id)!;
+            const run = jobRuns[jobRuns.indexOf(cut) + 1];
+            assert.ok(run !== undefined, `job ${id}, cut short, never ran again`);
             assert.ok(
-              after >= LEASE - LEASE / 3 - POLL,
-              `job ${id} was taken ${after} ms after the kill`,
+              run.start >= leaseEnd!,
+              `job ${id} ran again ${leaseEnd! - run.start} ms before the killed worker's ` +
+                "lease ran out",
             );
             assert.ok(
-              after <= LEASE + POLL + SLACK,
-              `job ${id} ran again ${after} ms after the kill`,
+              run.start - killedAt <= LEASE + POLL + SLACK,
+              `job ${id} ran again ${run.start - killedAt} ms after the kill`,
             );
-          }
+            return run.start;
+          });
           const pids = new Set(
             [...runs.values()].flatMap((jobRuns) => jobRuns.map((run) => run.pid)),
           );
@@ -217,12 +258,76 @@ function describeCluster(): void {
             assert.ok(pids.has(worker.child.pid!), "a worker ran no job");
           }
           assert.deepEqual(await jobsLeft(place), []);
-          const rerun = cutShort.map((id) => runs.get(id)!.find((run) => run.start >= killedAt)!);
+          const span = (from: number) =>
+            `${Math.min(...again) - from}–${Math.max(...again) - from} ms`;
           console.log(
-            `cluster: ${cutShort.length} cut-short jobs ran again ` +
-              `${Math.min(...rerun.map((run) => run.start - killedAt))}–` +
-              `${Math.max(...rerun.map((run) => run.start - killedAt))} ms after the kill ` +
-              `(lease ${LEASE} ms, poll ${POLL} ms)`,
+            `cluster: runs cut short by the kill: ${cutShort.length}; they ran again ` +
+              `${span(killedAt)} after it, ${span(leaseEnd!)} after its lease ran out ` +
+              `(lease ${LEASE} ms, renewed every ${Math.round(LEASE / 3)} ms; poll ${POLL} ms)`,
+          );
+        })
+      );
+    });
+
+    test("engines with their clocks 30 s ahead and 30 s behind start no job before it is due by the database's clock, and take no live claim", async () => {
+      const STEP = 30_000;
+      // Shorter than the step: an engine that judged leases by its own clock
+      // would take the others' claims at its first look, or lose its own.
+      const LEASE = 10_000;
+      await withSchema((place) =>
+        withTempDir(async (logs) => {
+          const log = join(logs, "runs.log");
+          const options = { maxConcurrency: 2, pollInterval: 50, claimTimeout: LEASE, log };
+          const workers = [
+            startWorker(place, options),
+            startWorker(place, { ...options, clockStep: STEP }),
+            startWorker(place, { ...options, clockStep: -STEP }, other),
+          ];
+          let jobs: Job[] = [];
+          // Told after the runs, which say more: a claim taken from a live
+          // engine makes jobs run again and again.
+          let unfinished: unknown;
+          try {
+            await Promise.all(workers.map((worker) => worker.waitForOutput("ready", 60_000)));
+            // 50 jobs at a time, due over the next 1–3.5 s by the test's clock,
+            // which is the database's (one machine): the engine ahead finds
+            // each batch due 30 s early, the one behind 30 s late.
+            const from = Date.now() + 1_000;
+            jobs = await scheduleWork(place, 300, 0, (n) => from + Math.floor(n / 50) * 500);
+            await untilNoJobLeft(place, 30_000).catch((error) => unfinished = error);
+          } finally {
+            for (const worker of workers) await stopWorker(worker).catch(() => {});
+            await cleanUpFixtures(...workers);
+          }
+
+          const runs = await readRuns(log);
+          assertNoOverlap(runs);
+          const late: number[] = [];
+          for (const job of jobs) {
+            // Once: a claim taken from a live engine runs again.
+            const [run, ...more] = runs.get(job.id) ?? [];
+            assert.ok(run !== undefined, `job ${job.id} never ran`);
+            assert.deepEqual(more, [], `job ${job.id} ran more than once`);
+            assert.ok(
+              run.start >= job.executionDate,
+              `job ${job.id} started ${job.executionDate - run.start} ms before it was due`,
+            );
+            late.push(run.start - job.executionDate);
+          }
+          if (unfinished !== undefined) throw unfinished;
+          const ran = workers.map((worker) =>
+            [...runs.values()].filter(([run]) => run!.pid === worker.child.pid).length
+          );
+          for (const [i, count] of ran.entries()) {
+            assert.ok(
+              count > 0,
+              `the worker with its clock ${["on time", "ahead", "behind"][i]} ran no job`,
+            );
+          }
+          console.log(
+            `clocks: ${jobs.length} jobs started ${Math.min(...late)}–${Math.max(...late)} ms ` +
+              `after they were due; the engine on time ran ${ran[0]}, the one ${STEP} ms ahead ` +
+              `${ran[1]}, the one ${STEP} ms behind ${ran[2]}`,
           );
         })
       );
