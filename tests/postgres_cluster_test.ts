@@ -1,18 +1,17 @@
 /**
  * Several machines on one PostgreSQL queue, as processes: worker fixtures of
  * two runtimes (the one running the tests, and Bun, or Deno under Bun), each
- * an engine of its own, sharing one schema. A worker killed mid-run, a
- * connection cut by the server, and a server that cannot be reached. Needs
+ * an engine of its own, sharing one schema, with a worker killed mid-run
+ * (outages are in `postgres_outage_test.ts`). Needs
  * `JOBQ_TEST_POSTGRES_URL` (the test command starts a server); without it
  * the tests that need a server skip with a warning, except under `CI=true`.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Job, JobQueue, JobQueueError } from "../mod.ts";
+import { type Job, JobQueue } from "../mod.ts";
 import { PostgresJobStore } from "../src/store/postgres/mod.ts";
 import { type Fixture, runtime, scriptExtension, spawnScript, withTempDir } from "./_helpers.ts";
 import {
@@ -227,106 +226,5 @@ function describeCluster(): void {
         })
       );
     });
-
-    test("an engine whose connections the server terminates reconnects and runs every job", async () => {
-      await withSchema((place) =>
-        withTempDir(async (logs) => {
-          const log = join(logs, "runs.log");
-          // Its own application_name, so that only its connections are cut.
-          const name = `jobq_${place}`;
-          const address = new URL(url!);
-          address.searchParams.set("application_name", name);
-          const first = await scheduleWork(place, 400);
-          const worker = startWorker(
-            place,
-            { maxConcurrency: 2, pollInterval: 200, log },
-            other,
-            { JOBQ_TEST_POSTGRES_URL: address.href },
-          );
-          const sql = await adminClient();
-          let second: Job[] = [];
-          try {
-            await worker.waitForOutput("ready", 60_000);
-            await untilPrinted(
-              [worker],
-              () => printed(worker, "completed").length >= 50,
-              "50 completions",
-            );
-            const [row] = await sql`
-            SELECT count(pg_terminate_backend(pid)) AS count FROM pg_stat_activity
-            WHERE application_name = ${name}`;
-            assert.ok(Number(row?.count) > 0, "no connection of the worker was found");
-            // Jobs stored after the cut are found too: LISTEN or polling.
-            second = await scheduleWork(place, 100, 400);
-            await untilNoJobLeft(place, 60_000);
-            await stopWorker(worker);
-          } finally {
-            await sql.end();
-            await cleanUpFixtures(worker);
-          }
-          const runs = await readRuns(log);
-          assertNoOverlap(runs);
-          assert.deepEqual(
-            [...runs.keys()].sort(),
-            [...first, ...second].map((job) => job.id).sort(),
-          );
-          assert.deepEqual(await jobsLeft(place), []);
-        })
-      );
-    });
   });
 }
-
-describe("PostgreSQL: a server that cannot be reached", () => {
-  /** A server that accepts connections and never answers. */
-  async function withSilentServer(body: (url: string) => Promise<void>): Promise<void> {
-    const silent: Server = createServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const { port } = silent.address() as { port: number };
-    try {
-      await body(`postgres://jobq@127.0.0.1:${port}/jobq`);
-    } finally {
-      silent.close();
-      (silent as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-    }
-  }
-
-  /** Nothing listens on port 1: the connection is refused. */
-  const withRefusingAddress = (body: (url: string) => Promise<void>) =>
-    body("postgres://jobq@127.0.0.1:1/jobq");
-
-  for (
-    const [what, withAddress] of [
-      ["refuses connections", withRefusingAddress],
-      ["never answers", withSilentServer],
-    ] as const
-  ) {
-    for (const call of ["start", "scheduleJob"] as const) {
-      test(`${call}() on a server that ${what} rejects with a JobQueueError within connectTimeout`, async () => {
-        await withAddress(async (address) => {
-          const queue = new JobQueue({
-            store: new PostgresJobStore({ url: address, connectTimeout: 500 }),
-          });
-          try {
-            const started = Date.now();
-            const attempt = call === "start"
-              ? queue.start()
-              : queue.scheduleJob({ methodName: "work" });
-            await withDeadline(
-              assert.rejects(attempt, (error: unknown) =>
-                error instanceof JobQueueError &&
-                /PostgreSQL/.test(error.message) &&
-                /reachable|connection settings/.test(error.message)),
-              10_000,
-              `the rejection of ${call}()`,
-            );
-            const elapsed = Date.now() - started;
-            assert.ok(elapsed < 5_000, `gave up after ${elapsed} ms`);
-          } finally {
-            await withDeadline(queue.dispose(), 10_000, "dispose()");
-          }
-        });
-      });
-    }
-  }
-});
