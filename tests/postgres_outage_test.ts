@@ -1,7 +1,7 @@
 /**
- * PostgreSQL outages: a worker process whose connections the server
- * terminates, a server restarted mid-run under a worker, and a server that
- * cannot be reached.
+ * PostgreSQL outages: connections the server terminates (a store's, and a
+ * worker process's), a server restarted mid-run under a worker, and a server
+ * that cannot be reached.
  *
  * The terminated connections need `JOBQ_TEST_POSTGRES_URL` (the test command
  * starts a server); the restart starts a server of its own, to restart it
@@ -75,6 +75,80 @@ function until(
     what,
   );
 }
+
+withPostgres("PostgreSQL terminated connections", (url) => {
+  test(
+    "a store whose connections the server terminates mid-query answers again within moments, never after connectTimeout, and listens again",
+    { timeout: 120_000 },
+    async () => {
+      await withSchema(async (place) => {
+        const name = `jobq_${place}`;
+        // Far beyond the deadlines below: a query left to wait it out shows.
+        const connectTimeout = 300_000;
+        const store = new PostgresJobStore({
+          url: namedUrl(url, name),
+          schema: place,
+          connectTimeout,
+        });
+        await store.open(engine("cut"));
+        let woken = deferred<void>();
+        store.watch(() => woken.resolve());
+        const sql = adminClient(url);
+        /** The pids of the store's connections that LISTEN. */
+        const listening = async () =>
+          (await sql`SELECT pid FROM pg_stat_activity
+            WHERE application_name = ${name} AND query ILIKE 'listen %'`).map((row) => row.pid);
+        try {
+          // Attached: each attachment wakes the watchers.
+          await withDeadline(woken.promise, 20_000, "LISTEN");
+          const [first] = await listening();
+          for (let cut = 1; cut <= 5; cut++) {
+            // More queries at once than the store has connections (4): each
+            // connection busy and queries waiting for one when they are cut.
+            let answered = 0;
+            let cutting = true;
+            const busy = Array.from({ length: 12 }, async () => {
+              while (cutting) await store.get("none").then(() => answered++, () => {});
+            });
+            await until(() => answered >= 100, "100 answers");
+            // Not LISTEN's: its connection must close with the client it is on.
+            assert.ok(
+              await terminateConnections(url, name, false) > 0,
+              "no connection of the store",
+            );
+            cutting = false;
+            await withDeadline(
+              Promise.all(busy),
+              20_000,
+              `the end of the queries cut (cut ${cut})`,
+            );
+            // A query may still meet a connection that dies with the cut.
+            await until(
+              () =>
+                Promise.all(Array.from({ length: 12 }, () => store.get("none"))).then(
+                  () => true,
+                  () => false,
+                ),
+              `12 answers at once after cut ${cut}`,
+            );
+          }
+          // The clients let go end, LISTEN with them: one LISTEN again, on
+          // the client of now, and it hears of new jobs.
+          await until(async () => {
+            const pids = await listening();
+            return pids.length === 1 && pids[0] !== first;
+          }, "one LISTEN of the store, on a new connection");
+          woken = deferred<void>();
+          await scheduleWork(url, place, 1);
+          await withDeadline(woken.promise, 20_000, "the wake-up of the store");
+        } finally {
+          await store.close();
+          await sql.end();
+        }
+      });
+    },
+  );
+});
 
 if (runtime !== "deno") {
   const reason = "they run worker processes, and the restart a server of its own from " +

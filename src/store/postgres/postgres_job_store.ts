@@ -12,7 +12,7 @@ import type {
   JobStore,
   StoreEngine,
 } from "../job_store.ts";
-import { connect, type PostgresClient } from "./_client.ts";
+import { clientMaker, type PostgresClient } from "./_client.ts";
 import { jobFromRow, jsonText, type NewRow, type Row, rowOfJob } from "./_rows.ts";
 import { migrate, NewerSchemaError } from "./_schema.ts";
 import { type Statements, statements } from "./_sql.ts";
@@ -74,6 +74,12 @@ const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 /** How many times `add` stores again jobs whose key holder finished meanwhile. */
 const ADD_ATTEMPTS = 5;
 
+/** How long a client gives its running queries when the store lets go of it, in ms. */
+const END_TIMEOUT_MS = 5_000;
+
+/** A LISTEN attached (or failed: `undefined`), to detach. */
+type Listening = Promise<{ unlisten(): Promise<void> } | undefined>;
+
 /** Thrown inside a transaction to roll it back while resolving to `result`. */
 class Rollback {
   constructor(readonly result: AddResult) {}
@@ -111,9 +117,15 @@ export class PostgresJobStore implements JobStore {
   readonly #sql: Statements;
   readonly #channel: string;
   #client: PostgresClient | undefined;
+  /** Makes a client for `url`: the store starts over with a new one after a lost connection. */
+  #makeClient: (() => PostgresClient) | undefined;
+  /** Clients let go after a lost connection: each ends when its timer fires, or at close(). */
+  readonly #oldClients = new Map<PostgresClient, ReturnType<typeof setTimeout>>();
   #engine: StoreEngine | undefined;
   #watchers = new Set<() => void>();
-  #listening: Promise<{ unlisten(): Promise<void> } | undefined> | undefined;
+  #listening: Listening | undefined;
+  /** LISTEN failed for want of a connection: it is tried again once a query succeeds. */
+  #listenAgain = false;
 
   /**
    * Makes a store; nothing connects before {@linkcode open}.
@@ -186,10 +198,39 @@ export class PostgresJobStore implements JobStore {
     job?: Job,
     client: PostgresClient = this.#db,
   ): Promise<Row[]> {
+    let rows: Row[];
     try {
-      return await client.unsafe(statement, parameters, { prepare: true }).values();
+      rows = await client.unsafe(statement, parameters, { prepare: true }).values();
     } catch (cause) {
+      this.#startOverAfter(client, cause);
       throw this.#error(what, cause, job);
+    }
+    if (this.#listenAgain) {
+      this.#listenAgain = false;
+      if (this.#watchers.size > 0 && this.#listening === undefined) this.#listen();
+    }
+    return rows;
+  }
+
+  /**
+   * Starts over with a new client when `client`, the store's own, failed for
+   * want of a connection: postgres.js 3.4 can leave a connection whose
+   * socket closed while a write waited with that write never sent, so that
+   * each of its later connections waits out `connectTimeout` and fails. The
+   * old client's other queries get some time to finish (a reply cut short
+   * leaves unknown whether its statement took effect); LISTEN moves to the
+   * new client after its first query succeeds, as the server may still be
+   * down.
+   */
+  #startOverAfter(client: PostgresClient, cause: unknown): void {
+    if (client !== this.#client || this.#makeClient === undefined || !lostConnection(cause)) {
+      return;
+    }
+    this.#client = this.#makeClient();
+    this.#oldClients.set(client, setTimeout(() => void this.#endOld(client), END_TIMEOUT_MS));
+    if (this.#listening !== undefined) {
+      this.#listening = undefined;
+      this.#listenAgain = true;
     }
   }
 
@@ -230,7 +271,10 @@ export class PostgresJobStore implements JobStore {
   async open(engine: StoreEngine): Promise<void> {
     this.#engine = engine;
     const { url, sql, maxConnections = 4, connectTimeout = 10_000 } = this.#options;
-    this.#client = sql ?? await connect({ url: url!, max: maxConnections, connectTimeout });
+    if (sql === undefined) {
+      this.#makeClient = await clientMaker({ url: url!, max: maxConnections, connectTimeout });
+    }
+    this.#client = sql ?? this.#makeClient!();
     try {
       await migrate(this.#client, this.#schema, `"${this.#schema}"`);
     } catch (cause) {
@@ -258,13 +302,23 @@ export class PostgresJobStore implements JobStore {
     }
   }
 
-  /** Lets go of the client: ends it when the store made it. */
+  /** Lets go of the client: ends it (and those let go before) when the store made it. */
   async #end(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (client !== undefined && this.#options.sql === undefined) {
-      await client.end({ timeout: 5 }).catch(() => {});
-    }
+    await Promise.all([
+      ...[...this.#oldClients.keys()].map((old) => this.#endOld(old)),
+      client !== undefined && this.#options.sql === undefined
+        ? client.end({ timeout: END_TIMEOUT_MS / 1000 }).catch(() => {})
+        : undefined,
+    ]);
+  }
+
+  /** Ends a client let go after a lost connection, closing its connections now. */
+  async #endOld(client: PostgresClient): Promise<void> {
+    clearTimeout(this.#oldClients.get(client));
+    this.#oldClients.delete(client);
+    await client.end({ timeout: 0 }).catch(() => {});
   }
 
   async add(jobs: readonly Job[]): Promise<AddResult[]> {
@@ -351,9 +405,11 @@ export class PostgresJobStore implements JobStore {
 
   /** Runs `body` in a transaction; failures as a `JobQueueError` saying `what`. */
   async #transaction<T>(what: string, body: (tx: PostgresClient) => Promise<T>): Promise<T> {
+    const client = this.#db;
     try {
-      return await this.#db.begin(body) as T;
+      return await client.begin(body) as T;
     } catch (cause) {
+      this.#startOverAfter(client, cause);
       throw this.#error(what, cause);
     }
   }
@@ -462,8 +518,9 @@ export class PostgresJobStore implements JobStore {
 
   async replace(failed: Job, fresh: Job): Promise<AddResult | undefined> {
     const row = rowOfJob(fresh);
+    const client = this.#db;
     try {
-      return await this.#db.begin(async (tx: PostgresClient) => {
+      return await client.begin(async (tx: PostgresClient) => {
         const removed = await this.#query(
           "Cannot retry the job",
           this.#sql.removeFailed,
@@ -481,6 +538,7 @@ export class PostgresJobStore implements JobStore {
       });
     } catch (error) {
       if (error instanceof Rollback) return error.result;
+      this.#startOverAfter(client, error);
       throw this.#error("Cannot retry the job", error, failed);
     }
   }
@@ -541,21 +599,30 @@ export class PostgresJobStore implements JobStore {
    */
   watch(onChange: () => void): () => void {
     this.#watchers.add(onChange);
-    this.#listening ??= this.#db.listen(
+    if (this.#listening === undefined) this.#listen();
+    return () => {
+      this.#watchers.delete(onChange);
+      if (this.#watchers.size === 0) void this.#stopListening();
+    };
+  }
+
+  /** LISTENs on the client; a failure for want of a connection is tried again later. */
+  #listen(): void {
+    const listening: Listening = this.#db.listen(
       this.#channel,
       () => this.#notify(),
       () => this.#notify(),
     ).catch((cause) => {
-      this.#listening = undefined;
+      if (this.#listening === listening) {
+        this.#listening = undefined;
+        this.#listenAgain = lostConnection(cause);
+      }
       this.#engine?.report(
         this.#error("Cannot listen for new jobs (polling still finds them)", cause),
       );
       return undefined;
     });
-    return () => {
-      this.#watchers.delete(onChange);
-      if (this.#watchers.size === 0) void this.#stopListening();
-    };
+    this.#listening = listening;
   }
 
   #notify(): void {
@@ -565,9 +632,26 @@ export class PostgresJobStore implements JobStore {
   async #stopListening(): Promise<void> {
     const listening = this.#listening;
     this.#listening = undefined;
+    this.#listenAgain = false;
     this.#watchers.clear();
     await (await listening)?.unlisten().catch(() => {});
   }
+}
+
+/**
+ * Whether `cause` tells of a connection lost or not made rather than of a
+ * statement: anything but PostgreSQL's own errors, and those of connection
+ * exceptions (SQLSTATE 08…) and shutdowns (57P…: a terminated backend, a
+ * server shutting down or starting up). A `JobQueueError` (from a statement
+ * in a transaction) tells by its cause.
+ */
+function lostConnection(cause: unknown): boolean {
+  if (cause instanceof JobQueueError) {
+    return cause.cause !== undefined && lostConnection(cause.cause);
+  }
+  const { name, code } = (cause ?? {}) as { name?: unknown; code?: unknown };
+  if (name !== "PostgresError") return true;
+  return typeof code === "string" && (code.startsWith("08") || code.startsWith("57P"));
 }
 
 /** `url` without its password, with `schema` as a query parameter. */
