@@ -15,9 +15,9 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { type Job, JobQueue, JobQueueError } from "../mod.ts";
-import { PostgresJobStore } from "../src/store/postgres/mod.ts";
-import { deferred, runtime, withTempDir } from "./_helpers.ts";
+import { type Job, jobContext, JobQueue, JobQueueError } from "../mod.ts";
+import { type PostgresClient, PostgresJobStore } from "../src/store/postgres/mod.ts";
+import { deferred, outcomeOf, recordEvents, runtime, withTempDir } from "./_helpers.ts";
 import {
   assertNoOverlap,
   cleanUpFixtures,
@@ -59,6 +59,30 @@ async function terminateConnections(url: string, name: string, listenToo = true)
   } finally {
     await sql.end();
   }
+}
+
+/**
+ * `sql`, but the answer to the first claim that takes jobs is lost after
+ * PostgreSQL committed it, as when the connection is cut at that moment.
+ */
+function losingFirstClaimAnswer(sql: ReturnType<typeof adminClient>): PostgresClient {
+  let lost = false;
+  return {
+    unsafe(query, parameters, options) {
+      const answer = sql.unsafe(query, parameters, options);
+      if (lost || !query.includes("FOR UPDATE SKIP LOCKED")) return answer;
+      const rows = answer.values().then((rows) => {
+        // A row with a job (not the one row of an empty claim).
+        if (lost || !rows.some((row) => row[0] !== null)) return rows;
+        lost = true;
+        throw Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
+      });
+      return { then: (...args) => rows.then(...args), values: () => rows };
+    },
+    begin: (body) => sql.begin(body),
+    listen: (channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen),
+    end: (options) => sql.end(options),
+  };
 }
 
 /** Resolves once `condition` holds, looking every 50 ms; rejects after `timeout` ms. */
@@ -148,6 +172,44 @@ withPostgres("PostgreSQL terminated connections", (url) => {
       });
     },
   );
+
+  test("jobs claimed by a claim whose answer was lost after PostgreSQL committed it run, once", {
+    timeout: 120_000,
+  }, async () => {
+    await withSchema(async (place) => {
+      const sql = adminClient(url);
+      const queue = new JobQueue({
+        store: new PostgresJobStore({ sql: losingFirstClaimAnswer(sql), schema: place }),
+        maxConcurrency: 2,
+        pollInterval: 100,
+      });
+      const runs: string[] = [];
+      queue.registerJobHandler("work", () => {
+        runs.push(jobContext().job.id);
+      });
+      const errors = recordEvents(queue, "error");
+      try {
+        const jobs = await queue.scheduleJobs(
+          Array.from({ length: 6 }, (_, n) => ({ methodName: "work", params: { n } })),
+        );
+        const outcomes = jobs.map((job) => outcomeOf(queue, job.id));
+        await queue.start();
+        const settled = await Promise.all(outcomes);
+        assert.deepEqual(
+          settled.map((job) => [job.state, job.attempts]),
+          jobs.map(() => ["COMPLETED", 1]),
+        );
+        assert.deepEqual(runs.sort(), jobs.map((job) => job.id).sort());
+        assert.ok(
+          errors.some((error) => /Cannot claim due jobs/.test(error.message)),
+          "no claim failed",
+        );
+      } finally {
+        await queue.dispose();
+        await sql.end();
+      }
+    });
+  });
 });
 
 if (runtime !== "deno") {

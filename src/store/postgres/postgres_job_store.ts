@@ -126,6 +126,10 @@ export class PostgresJobStore implements JobStore {
   #listening: Listening | undefined;
   /** LISTEN failed for want of a connection: it is tried again once a query succeeds. */
   #listenAgain = false;
+  /** The jobs `claimDue` handed to the engine that it has not let go of yet. */
+  readonly #held = new Set<string>();
+  /** A claim failed for want of a connection: it may have claimed jobs all the same. */
+  #claimInDoubt = false;
 
   /**
    * Makes a store; nothing connects before {@linkcode open}.
@@ -431,25 +435,57 @@ export class PostgresJobStore implements JobStore {
   }
 
   async claimDue(request: ClaimRequest): Promise<DueJobs> {
-    const rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue(request.limit), [
-      this.#me,
-      JSON.stringify([...request.skip]),
-    ]);
+    if (this.#claimInDoubt) {
+      // A claim whose answer was lost may have committed: its jobs would
+      // stay claimed by this live engine, which never runs them.
+      await this.#query(
+        "Cannot give back jobs claimed without an answer",
+        this.#sql.releaseUnknown,
+        [
+          this.#me,
+          JSON.stringify([...this.#held]),
+        ],
+      );
+      this.#claimInDoubt = false;
+    }
+    let rows: Row[];
+    try {
+      rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue(request.limit), [
+        this.#me,
+        JSON.stringify([...request.skip]),
+      ]);
+    } catch (error) {
+      this.#claimInDoubt = lostConnection(error);
+      throw error;
+    }
     const nextDueAt = rows[0]?.at(-1);
+    const jobs = this.#jobs(rows.filter((row) => row[0] !== null).map((row) => row.slice(0, -1)));
+    for (const job of jobs) this.#held.add(job.id);
     return {
-      jobs: this.#jobs(rows.filter((row) => row[0] !== null).map((row) => row.slice(0, -1))),
+      jobs,
       nextDueAt: nextDueAt === null || nextDueAt === undefined ? undefined : Number(nextDueAt),
     };
+  }
+
+  /**
+   * Runs a statement that lets go of `job` (an outcome, or giving it back):
+   * once it ran, whether or not the claim was still this engine's, the
+   * engine no longer holds the job.
+   */
+  async #letGo(what: string, statement: string, parameters: unknown[], job: Job): Promise<Row[]> {
+    const rows = await this.#query(what, statement, parameters, job);
+    this.#held.delete(job.id);
+    return rows;
   }
 
   async complete(job: Job, result: unknown, keep: boolean): Promise<Job | undefined> {
     const what = "Cannot record that the job completed";
     if (keep) {
       return this.#first(
-        await this.#query(what, this.#sql.completeKeep, [job.id, this.#me, jsonText(result)], job),
+        await this.#letGo(what, this.#sql.completeKeep, [job.id, this.#me, jsonText(result)], job),
       );
     }
-    const [row] = await this.#query(what, this.#sql.completeRemove, [job.id, this.#me], job);
+    const [row] = await this.#letGo(what, this.#sql.completeRemove, [job.id, this.#me], job);
     if (row === undefined) return undefined;
     // Removed: the job as it would have been kept.
     const removed = this.#first([row.slice(0, -1)]);
@@ -473,7 +509,7 @@ export class PostgresJobStore implements JobStore {
 
   async fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
     return this.#first(
-      await this.#query("Cannot record that the job failed", this.#sql.fail, [
+      await this.#letGo("Cannot record that the job failed", this.#sql.fail, [
         job.id,
         this.#me,
         JSON.stringify(error),
@@ -488,7 +524,7 @@ export class PostgresJobStore implements JobStore {
     keepClaim: boolean,
   ): Promise<Job | undefined> {
     return this.#first(
-      await this.#query("Cannot record the failed attempt", this.#sql.retryLater, [
+      await this.#letGo("Cannot record the failed attempt", this.#sql.retryLater, [
         job.id,
         this.#me,
         JSON.stringify(error),
@@ -500,7 +536,7 @@ export class PostgresJobStore implements JobStore {
 
   async release(job: Job, executionDate?: number): Promise<Job | undefined> {
     return this.#first(
-      await this.#query("Cannot give the job back", this.#sql.release, [
+      await this.#letGo("Cannot give the job back", this.#sql.release, [
         job.id,
         this.#me,
         executionDate ?? null,
@@ -509,7 +545,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async unclaim(job: Job): Promise<boolean> {
-    const rows = await this.#query("Cannot let go of the job's claim", this.#sql.unclaim, [
+    const rows = await this.#letGo("Cannot let go of the job's claim", this.#sql.unclaim, [
       job.id,
       this.#me,
     ], job);
