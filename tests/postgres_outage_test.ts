@@ -1,15 +1,15 @@
 /**
  * PostgreSQL outages: connections the server terminates (a store's, and a
- * worker process's), a server restarted mid-run under a worker, and a server
- * that cannot be reached.
+ * worker process's), a claim whose answer is lost, a server restarted mid-run
+ * under a worker, and a server that cannot be reached.
  *
- * The terminated connections need `JOBQ_TEST_POSTGRES_URL` (the test command
- * starts a server); the restart starts a server of its own, to restart it
- * without disturbing the other tests, so it needs PostgreSQL's server
- * programs. Without them these tests skip with a warning, except under
- * `CI=true`. The tests with worker processes run in the Deno run of the
- * suite only: the restart takes its server from `scripts/_postgres.ts`, a
- * Deno program.
+ * The restart starts a server of its own, so as not to disturb the other
+ * tests: it needs PostgreSQL's server programs. The others but the
+ * unreachable server need `JOBQ_TEST_POSTGRES_URL` (the test command starts a
+ * server). Tests that lack what they need skip with a warning, except under
+ * `CI=true`. The tests with worker processes run in the Deno run of the suite
+ * only: the restart takes its server from `scripts/_postgres.ts`, a Deno
+ * program.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
