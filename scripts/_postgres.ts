@@ -3,8 +3,9 @@
  * package (installed with apt-get when missing and running as root), a
  * cluster made by `initdb` in a temporary directory and started with
  * `pg_ctl`, listening on a unix socket in that directory only, without
- * fsync unless asked to be durable. `stop()` stops it (`-m immediate`) and
- * removes the directory.
+ * fsync unless asked to be durable. `restart()` restarts it as an operator
+ * would (`-m fast`: the connections are cut); `stop()` stops it
+ * (`-m immediate`) and removes the directory.
  *
  * Run on its own (`deno run -A scripts/_postgres.ts [--durable]`), it starts
  * a server, prints its URL for `JOBQ_TEST_POSTGRES_URL`, and stops it on
@@ -21,6 +22,12 @@ import { join } from "node:path";
 export interface TestPostgres {
   /** A connection URL: the `postgres` superuser over the unix socket, no password. */
   readonly url: string;
+  /**
+   * Restarts the server with the same settings (`pg_ctl restart -m fast`):
+   * its connections are cut and its data kept. Resolves once it accepts
+   * connections again.
+   */
+  restart(): Promise<void>;
   /** Stops the server and removes its files; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -54,19 +61,21 @@ function asServerUser(program: string, args: string[]): [string, string[]] {
   return isRoot ? ["runuser", ["-u", "postgres", "--", program, ...args]] : [program, args];
 }
 
+/** The folder of the server programs (initdb, pg_ctl), when they are installed. */
+export async function findServerPrograms(): Promise<string | undefined> {
+  const bin = (await exec("pg_config", ["--bindir"], "run pg_config").catch(() => "")).trim();
+  if (bin !== "" && await exists(join(bin, "initdb"))) return bin;
+  // pg_config may come from libpq-dev alone: look where Debian puts servers.
+  for (const version of await readdir("/usr/lib/postgresql").catch(() => [])) {
+    const candidate = join("/usr/lib/postgresql", version, "bin");
+    if (await exists(join(candidate, "initdb"))) return candidate;
+  }
+  return undefined;
+}
+
 /** The folder of the server programs; installs the package first when missing and allowed. */
 async function serverBinDir(): Promise<string> {
-  const find = async () => {
-    const bin = (await exec("pg_config", ["--bindir"], "run pg_config").catch(() => "")).trim();
-    if (bin !== "" && await exists(join(bin, "initdb"))) return bin;
-    // pg_config may come from libpq-dev alone: look where Debian puts servers.
-    for (const version of await readdir("/usr/lib/postgresql").catch(() => [])) {
-      const candidate = join("/usr/lib/postgresql", version, "bin");
-      if (await exists(join(candidate, "initdb"))) return candidate;
-    }
-    return undefined;
-  };
-  let bin = await find();
+  let bin = await findServerPrograms();
   if (bin === undefined && isRoot && await exists("/usr/bin/apt-get")) {
     console.log("Installing PostgreSQL: apt-get install -y --no-install-recommends postgresql");
     await exec("apt-get", ["update", "-qq"], "run apt-get update");
@@ -75,7 +84,7 @@ async function serverBinDir(): Promise<string> {
       ["install", "-y", "-qq", "--no-install-recommends", "postgresql"],
       "install postgresql with apt-get",
     );
-    bin = await find();
+    bin = await findServerPrograms();
   }
   if (bin === undefined) {
     throw new NoPostgresError(
@@ -103,6 +112,28 @@ export async function startTestPostgres(
   const bin = await serverBinDir();
   const dir = await mkdtemp(join(tmpdir(), "jobq-pg-"));
   const data = join(dir, "data");
+  const log = join(dir, "server.log");
+  const options = [
+    "-c listen_addresses=''",
+    `-k ${dir}`,
+    ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
+    "-c max_connections=200",
+  ].join(" ");
+  /** Runs pg_ctl on the cluster, with the server's log and settings, waiting for the server. */
+  const pgCtl = (command: string[], what: string) =>
+    exec(
+      ...asServerUser(join(bin, "pg_ctl"), [
+        ...command,
+        "-w",
+        "-D",
+        data,
+        "-l",
+        log,
+        "-o",
+        options,
+      ]),
+      what,
+    );
   let started = false;
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -138,31 +169,21 @@ export async function startTestPostgres(
       "--no-instructions",
     ]);
     await exec(...initdb, "create the test cluster with initdb");
-    const options = [
-      "-c listen_addresses=''",
-      `-k ${dir}`,
-      ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
-      "-c max_connections=200",
-    ].join(" ");
-    const pgCtl = asServerUser(join(bin, "pg_ctl"), [
-      "start",
-      "-w",
-      "-D",
-      data,
-      "-l",
-      join(dir, "server.log"),
-      "-o",
-      options,
-    ]);
     started = true;
-    await exec(...pgCtl, "start the test server with pg_ctl");
+    await pgCtl(["start"], "start the test server with pg_ctl");
   } catch (error) {
-    const log = await Deno.readTextFile(join(dir, "server.log")).catch(() => "");
+    const text = await Deno.readTextFile(log).catch(() => "");
     await stop();
-    if (log !== "" && error instanceof NoPostgresError) error.message += `\n${log}`;
+    if (text !== "" && error instanceof NoPostgresError) error.message += `\n${text}`;
     throw error;
   }
-  return { url: `postgres://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`, stop };
+  return {
+    url: `postgres://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`,
+    restart: async () => {
+      await pgCtl(["restart", "-m", "fast"], "restart the test server with pg_ctl");
+    },
+    stop,
+  };
 }
 
 /** The uid and gid of a user, from /etc/passwd. */

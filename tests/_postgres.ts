@@ -30,12 +30,20 @@ export function adminClient(url: string = postgresUrl!): postgres.Sql {
  */
 export function withPostgres(name: string, define: (url: string) => void): void {
   if (postgresUrl !== undefined) return define(postgresUrl);
+  withoutPostgres(name, NO_SERVER);
+}
+
+/**
+ * Declares, in place of tests that get no server (`reason` says why and
+ * what to do), one test that fails under CI, or one skipped test that says
+ * why.
+ */
+export function withoutPostgres(name: string, reason: string): void {
   if (process.env.CI === "true") {
-    test(`${name}: a PostgreSQL server is given to the tests under CI`, () =>
-      assert.fail(NO_SERVER));
+    test(`${name}: a PostgreSQL server is given to the tests under CI`, () => assert.fail(reason));
   } else {
-    console.warn(`WARNING: the ${name} tests are skipped: ${NO_SERVER}`);
-    test.skip(`${name} (skipped: ${NO_SERVER})`, () => {});
+    console.warn(`WARNING: the ${name} tests are skipped: ${reason}`);
+    test.skip(`${name} (skipped: ${reason})`, () => {});
   }
 }
 

@@ -1,137 +1,35 @@
 /**
  * Several machines on one PostgreSQL queue, as processes: worker fixtures of
  * two runtimes (the one running the tests, and Bun, or Deno under Bun), each
- * an engine of its own, sharing one schema. A worker killed mid-run, engines
- * with their clocks 30 s off, a connection cut by the server, and a server
- * that cannot be reached. Needs `JOBQ_TEST_POSTGRES_URL` (the test command
- * starts a server); without it the tests that need a server skip with a
- * warning, except under `CI=true`.
+ * an engine of its own, sharing one schema: a worker killed mid-run, and
+ * engines with their clocks 30 s off (outages are in
+ * `postgres_outage_test.ts`). Needs `JOBQ_TEST_POSTGRES_URL` (the test
+ * command starts a server); without it the tests that need a server skip
+ * with a warning, except under `CI=true`.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { type Job, JobQueue, JobQueueError } from "../mod.ts";
-import { PostgresJobStore } from "../src/store/postgres/mod.ts";
-import { type Fixture, runtime, scriptExtension, spawnScript, withTempDir } from "./_helpers.ts";
+import type { Job } from "../mod.ts";
+import { type Fixture, runtime, withTempDir } from "./_helpers.ts";
 import {
   assertNoOverlap,
   cleanUpFixtures,
-  delay,
   killFixture,
   printed,
   readRuns,
   type Run,
   stopWorker,
   untilPrinted,
-  withDeadline,
 } from "./_process_helpers.ts";
 import { type Place, withSchema } from "./_store.ts";
-import { postgresUrl, withPostgres } from "./_postgres.ts";
+import { adminClient, postgresUrl, withPostgres } from "./_postgres.ts";
+import { jobsLeft, scheduleWork, startWorker, untilNoJobLeft } from "./_postgres_workers.ts";
 
 const url = postgresUrl;
 
-/** The repository: the worker's TypeScript source is there, for the other runtime. */
-const root = fileURLToPath(new URL(scriptExtension === ".js" ? "../.." : "..", import.meta.url));
 /** The second runtime of the cluster. */
 const other: "deno" | "bun" = runtime === "bun" ? "deno" : "bun";
-
-/** The worker fixture's options (see `fixtures/worker.ts`). */
-interface WorkerOptions {
-  maxConcurrency?: number;
-  pollInterval?: number;
-  claimTimeout?: number;
-  log?: string;
-  hangAfter?: number;
-  clockStep?: number;
-}
-
-/**
- * Starts a worker on the schema `place`, under the tests' runtime or
- * `using`; `env` adds to its environment (a URL with other settings).
- */
-function startWorker(
-  place: Place,
-  options: WorkerOptions,
-  using?: "deno" | "bun",
-  env: Record<string, string> = {},
-): Fixture {
-  const args = [place, JSON.stringify(options)];
-  const store = { JOBQ_TEST_STORE: "postgres", ...env };
-  return using === undefined
-    ? spawnScript(
-      fileURLToPath(new URL(`./fixtures/worker${scriptExtension}`, import.meta.url)),
-      args,
-      { env: store },
-    )
-    : spawnScript(join(root, "tests", "fixtures", "worker.ts"), args, {
-      cwd: root,
-      env: store,
-      using,
-    });
-}
-
-/**
- * Schedules `count` "work" jobs on `place` with a queue that never starts,
- * due now, or for the job of param `n` at `dueAt(n)`.
- */
-async function scheduleWork(
-  place: Place,
-  count: number,
-  from = 0,
-  dueAt?: (n: number) => number,
-): Promise<Job[]> {
-  const queue = new JobQueue({ store: new PostgresJobStore({ url: url!, schema: place }) });
-  try {
-    const jobs: Job[] = [];
-    for (let n = from; n < from + count; n += 500) {
-      jobs.push(
-        ...await queue.scheduleJobs(
-          Array.from({ length: Math.min(500, from + count - n) }, (_, i) => ({
-            methodName: "work",
-            params: { n: n + i },
-            ...(dueAt !== undefined && { executionDate: dueAt(n + i) }),
-          })),
-        ),
-      );
-    }
-    return jobs;
-  } finally {
-    await queue.dispose();
-  }
-}
-
-/** The jobs left on `place`, read by a queue that never starts. */
-async function jobsLeft(place: Place): Promise<Job[]> {
-  const queue = new JobQueue({ store: new PostgresJobStore({ url: url!, schema: place }) });
-  try {
-    return await queue.getAllJobs();
-  } finally {
-    await queue.dispose();
-  }
-}
-
-/**
- * Resolves once no job is left on `place` (completed jobs are removed),
- * looking every 100 ms: a worker killed between recording a completion and
- * printing it leaves no line to wait for.
- */
-async function untilNoJobLeft(place: Place, timeout: number): Promise<void> {
-  const sql = await adminClient();
-  try {
-    const poll = async () => {
-      for (;;) {
-        const [row] = await sql.unsafe(`SELECT count(*) AS count FROM "${place}".jobs`);
-        if (Number(row?.count) === 0) return;
-        await delay(100);
-      }
-    };
-    await withDeadline(poll(), timeout, "the completion of every job");
-  } finally {
-    await sql.end();
-  }
-}
 
 /**
  * When the lease of the engine in process `pid` on `place` runs out, in
@@ -139,7 +37,7 @@ async function untilNoJobLeft(place: Place, timeout: number): Promise<void> {
  * once the engine is gone.
  */
 async function leaseEndOf(place: Place, pid: number): Promise<number | undefined> {
-  const sql = await adminClient();
+  const sql = adminClient(url!);
   try {
     const [row] = await sql.unsafe(
       `SELECT floor(extract(epoch FROM heartbeat_at) * 1000) + lease_ms AS "end"
@@ -150,15 +48,6 @@ async function leaseEndOf(place: Place, pid: number): Promise<number | undefined
   } finally {
     await sql.end();
   }
-}
-
-/** A client of the test's own, for what the tests do to the server. */
-async function adminClient() {
-  const { default: postgres } = await import("postgres");
-  const address = new URL(url!);
-  const host = address.searchParams.get("host");
-  address.searchParams.delete("host");
-  return postgres(address.href, { max: 1, onnotice: () => {}, ...(host ? { host } : {}) });
 }
 
 if (runtime !== "deno") {
@@ -183,13 +72,13 @@ function describeCluster(): void {
       await withSchema((place) =>
         withTempDir(async (logs) => {
           const log = join(logs, "runs.log");
-          const jobs = await scheduleWork(place, 6_000);
+          const jobs = await scheduleWork(url!, place, 6_000);
           const options = { maxConcurrency: 4, pollInterval: POLL, claimTimeout: LEASE, log };
           // The one to kill hangs after 300 runs: then it holds 4 runs when killed.
           const workers = [
-            startWorker(place, { ...options, hangAfter: 300 }),
-            startWorker(place, options, other),
-            startWorker(place, options),
+            startWorker(url!, place, { ...options, hangAfter: 300 }),
+            startWorker(url!, place, options, other),
+            startWorker(url!, place, options),
           ];
           const [victim, ...survivors] = workers as [Fixture, ...Fixture[]];
           let killedAt = 0;
@@ -207,7 +96,7 @@ function describeCluster(): void {
             // Read before the survivors forget the dead engine, at least two
             // thirds of a lease after the kill.
             leaseEnd = await leaseEndOf(place, victim.child.pid!);
-            await untilNoJobLeft(place, 120_000);
+            await untilNoJobLeft(url!, place, 120_000);
           } finally {
             for (const worker of survivors) await stopWorker(worker).catch(() => {});
             await cleanUpFixtures(...workers);
@@ -257,7 +146,7 @@ function describeCluster(): void {
           for (const worker of workers) {
             assert.ok(pids.has(worker.child.pid!), "a worker ran no job");
           }
-          assert.deepEqual(await jobsLeft(place), []);
+          assert.deepEqual(await jobsLeft(url!, place), []);
           const span = (from: number) =>
             `${Math.min(...again) - from}–${Math.max(...again) - from} ms`;
           console.log(
@@ -279,9 +168,9 @@ function describeCluster(): void {
           const log = join(logs, "runs.log");
           const options = { maxConcurrency: 2, pollInterval: 50, claimTimeout: LEASE, log };
           const workers = [
-            startWorker(place, options),
-            startWorker(place, { ...options, clockStep: STEP }),
-            startWorker(place, { ...options, clockStep: -STEP }, other),
+            startWorker(url!, place, options),
+            startWorker(url!, place, { ...options, clockStep: STEP }),
+            startWorker(url!, place, { ...options, clockStep: -STEP }, other),
           ];
           let jobs: Job[] = [];
           // Told after the runs, which say more: a claim taken from a live
@@ -293,8 +182,8 @@ function describeCluster(): void {
             // which is the database's (one machine): the engine ahead finds
             // each batch due 30 s early, the one behind 30 s late.
             const from = Date.now() + 1_000;
-            jobs = await scheduleWork(place, 300, 0, (n) => from + Math.floor(n / 50) * 500);
-            await untilNoJobLeft(place, 30_000).catch((error) => unfinished = error);
+            jobs = await scheduleWork(url!, place, 300, 0, (n) => from + Math.floor(n / 50) * 500);
+            await untilNoJobLeft(url!, place, 30_000).catch((error) => unfinished = error);
           } finally {
             for (const worker of workers) await stopWorker(worker).catch(() => {});
             await cleanUpFixtures(...workers);
@@ -332,106 +221,5 @@ function describeCluster(): void {
         })
       );
     });
-
-    test("an engine whose connections the server terminates reconnects and runs every job", async () => {
-      await withSchema((place) =>
-        withTempDir(async (logs) => {
-          const log = join(logs, "runs.log");
-          // Its own application_name, so that only its connections are cut.
-          const name = `jobq_${place}`;
-          const address = new URL(url!);
-          address.searchParams.set("application_name", name);
-          const first = await scheduleWork(place, 400);
-          const worker = startWorker(
-            place,
-            { maxConcurrency: 2, pollInterval: 200, log },
-            other,
-            { JOBQ_TEST_POSTGRES_URL: address.href },
-          );
-          const sql = await adminClient();
-          let second: Job[] = [];
-          try {
-            await worker.waitForOutput("ready", 60_000);
-            await untilPrinted(
-              [worker],
-              () => printed(worker, "completed").length >= 50,
-              "50 completions",
-            );
-            const [row] = await sql`
-            SELECT count(pg_terminate_backend(pid)) AS count FROM pg_stat_activity
-            WHERE application_name = ${name}`;
-            assert.ok(Number(row?.count) > 0, "no connection of the worker was found");
-            // Jobs stored after the cut are found too: LISTEN or polling.
-            second = await scheduleWork(place, 100, 400);
-            await untilNoJobLeft(place, 60_000);
-            await stopWorker(worker);
-          } finally {
-            await sql.end();
-            await cleanUpFixtures(worker);
-          }
-          const runs = await readRuns(log);
-          assertNoOverlap(runs);
-          assert.deepEqual(
-            [...runs.keys()].sort(),
-            [...first, ...second].map((job) => job.id).sort(),
-          );
-          assert.deepEqual(await jobsLeft(place), []);
-        })
-      );
-    });
   });
 }
-
-describe("PostgreSQL: a server that cannot be reached", () => {
-  /** A server that accepts connections and never answers. */
-  async function withSilentServer(body: (url: string) => Promise<void>): Promise<void> {
-    const silent: Server = createServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const { port } = silent.address() as { port: number };
-    try {
-      await body(`postgres://jobq@127.0.0.1:${port}/jobq`);
-    } finally {
-      silent.close();
-      (silent as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-    }
-  }
-
-  /** Nothing listens on port 1: the connection is refused. */
-  const withRefusingAddress = (body: (url: string) => Promise<void>) =>
-    body("postgres://jobq@127.0.0.1:1/jobq");
-
-  for (
-    const [what, withAddress] of [
-      ["refuses connections", withRefusingAddress],
-      ["never answers", withSilentServer],
-    ] as const
-  ) {
-    for (const call of ["start", "scheduleJob"] as const) {
-      test(`${call}() on a server that ${what} rejects with a JobQueueError within connectTimeout`, async () => {
-        await withAddress(async (address) => {
-          const queue = new JobQueue({
-            store: new PostgresJobStore({ url: address, connectTimeout: 500 }),
-          });
-          try {
-            const started = Date.now();
-            const attempt = call === "start"
-              ? queue.start()
-              : queue.scheduleJob({ methodName: "work" });
-            await withDeadline(
-              assert.rejects(attempt, (error: unknown) =>
-                error instanceof JobQueueError &&
-                /PostgreSQL/.test(error.message) &&
-                /reachable|connection settings/.test(error.message)),
-              10_000,
-              `the rejection of ${call}()`,
-            );
-            const elapsed = Date.now() - started;
-            assert.ok(elapsed < 5_000, `gave up after ${elapsed} ms`);
-          } finally {
-            await withDeadline(queue.dispose(), 10_000, "dispose()");
-          }
-        });
-      });
-    }
-  }
-});

@@ -51,6 +51,15 @@ export interface ConnectOptions {
  * a setting.
  */
 export async function connect(options: ConnectOptions): Promise<PostgresClient> {
+  return (await clientMaker(options))();
+}
+
+/**
+ * Loads postgres.js and checks `url` once, and returns what makes a client
+ * for it (as {@linkcode connect} does), right away: for a store that starts
+ * over with a new client.
+ */
+export async function clientMaker(options: ConnectOptions): Promise<() => PostgresClient> {
   let postgres: (url: string, options: Record<string, unknown>) => unknown;
   try {
     ({ default: postgres } = await import("postgres"));
@@ -73,11 +82,12 @@ export async function connect(options: ConnectOptions): Promise<PostgresClient> 
   }
   const socketDirectory = url.searchParams.get("host");
   url.searchParams.delete("host");
-  return postgres(url.href, {
-    max: options.max,
-    connect_timeout: options.connectTimeout / 1000,
-    // Notices ("relation already exists, skipping") are not for users.
-    onnotice: () => {},
-    ...(socketDirectory === null ? {} : { host: socketDirectory }),
-  }) as PostgresClient;
+  return () =>
+    postgres(url.href, {
+      max: options.max,
+      connect_timeout: options.connectTimeout / 1000,
+      // Notices ("relation already exists, skipping") are not for users.
+      onnotice: () => {},
+      ...(socketDirectory === null ? {} : { host: socketDirectory }),
+    }) as PostgresClient;
 }

@@ -175,6 +175,19 @@ export function statements(s: string, channel: string) {
         claimed_by = NULL, claimed_at = NULL
       WHERE ${claimedByMe} RETURNING ${columns("j")}`,
     ),
+    /**
+     * $1 engine, $2 the ids of the jobs it knows it holds (JSON array): the
+     * others it holds running it claimed without learning of it (the answer
+     * was lost), and never started. Back to waiting, the attempt not counted.
+     */
+    releaseUnknown: notifying(
+      channel,
+      `UPDATE ${jobs} j SET state = 'NOT_STARTED', attempts = greatest(j.attempts - 1, 0),
+        claimed_by = NULL, claimed_at = NULL
+      WHERE j.claimed_by = $1::text AND j.state = 'IN_PROGRESS'
+        AND j.id NOT IN (SELECT json_array_elements_text($2::text::json))
+      RETURNING j.id`,
+    ),
     /** $1 id, $2 engine. */
     unclaim: notifying(
       channel,

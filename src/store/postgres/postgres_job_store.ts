@@ -13,7 +13,7 @@ import type {
   StoreEngine,
 } from "../job_store.ts";
 import { ClaimBatches } from "./_claim_batches.ts";
-import { connect, type PostgresClient } from "./_client.ts";
+import { clientMaker, type PostgresClient } from "./_client.ts";
 import { jobFromRow, jsonText, type NewRow, type Row, rowOfJob } from "./_rows.ts";
 import { migrate, NewerSchemaError } from "./_schema.ts";
 import { type Statements, statements } from "./_sql.ts";
@@ -75,6 +75,12 @@ const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 /** How many times `add` stores again jobs whose key holder finished meanwhile. */
 const ADD_ATTEMPTS = 5;
 
+/** How long a client gives its running queries when the store lets go of it, in ms. */
+const END_TIMEOUT_MS = 5_000;
+
+/** A LISTEN attached (or failed: `undefined`), to detach. */
+type Listening = Promise<{ unlisten(): Promise<void> } | undefined>;
+
 /** Thrown inside a transaction to roll it back while resolving to `result`. */
 class Rollback {
   constructor(readonly result: AddResult) {}
@@ -114,9 +120,19 @@ export class PostgresJobStore implements JobStore {
   /** Overlapping claimDue calls, served by one statement at a time. */
   readonly #claims = new ClaimBatches((request) => this.#claimDue(request));
   #client: PostgresClient | undefined;
+  /** Makes a client for `url`: the store starts over with a new one after a lost connection. */
+  #makeClient: (() => PostgresClient) | undefined;
+  /** Clients let go after a lost connection: each ends when its timer fires, or at close(). */
+  readonly #oldClients = new Map<PostgresClient, ReturnType<typeof setTimeout>>();
   #engine: StoreEngine | undefined;
   #watchers = new Set<() => void>();
-  #listening: Promise<{ unlisten(): Promise<void> } | undefined> | undefined;
+  #listening: Listening | undefined;
+  /** LISTEN failed for want of a connection: it is tried again once a query succeeds. */
+  #listenAgain = false;
+  /** The jobs `claimDue` handed to the engine that it has not let go of yet. */
+  readonly #held = new Set<string>();
+  /** A claim failed for want of a connection: it may have claimed jobs all the same. */
+  #claimInDoubt = false;
 
   /**
    * Makes a store; nothing connects before {@linkcode open}.
@@ -189,10 +205,39 @@ export class PostgresJobStore implements JobStore {
     job?: Job,
     client: PostgresClient = this.#db,
   ): Promise<Row[]> {
+    let rows: Row[];
     try {
-      return await client.unsafe(statement, parameters, { prepare: true }).values();
+      rows = await client.unsafe(statement, parameters, { prepare: true }).values();
     } catch (cause) {
+      this.#startOverAfter(client, cause);
       throw this.#error(what, cause, job);
+    }
+    if (this.#listenAgain) {
+      this.#listenAgain = false;
+      if (this.#watchers.size > 0 && this.#listening === undefined) this.#listen();
+    }
+    return rows;
+  }
+
+  /**
+   * Starts over with a new client when `client`, the store's own, failed for
+   * want of a connection: postgres.js 3.4 can leave a connection whose
+   * socket closed while a write waited with that write never sent, so that
+   * each of its later connections waits out `connectTimeout` and fails. The
+   * old client's other queries get some time to finish (a reply cut short
+   * leaves unknown whether its statement took effect); LISTEN moves to the
+   * new client after its first query succeeds, as the server may still be
+   * down.
+   */
+  #startOverAfter(client: PostgresClient, cause: unknown): void {
+    if (client !== this.#client || this.#makeClient === undefined || !lostConnection(cause)) {
+      return;
+    }
+    this.#client = this.#makeClient();
+    this.#oldClients.set(client, setTimeout(() => void this.#endOld(client), END_TIMEOUT_MS));
+    if (this.#listening !== undefined) {
+      this.#listening = undefined;
+      this.#listenAgain = true;
     }
   }
 
@@ -233,7 +278,10 @@ export class PostgresJobStore implements JobStore {
   async open(engine: StoreEngine): Promise<void> {
     this.#engine = engine;
     const { url, sql, maxConnections = 4, connectTimeout = 10_000 } = this.#options;
-    this.#client = sql ?? await connect({ url: url!, max: maxConnections, connectTimeout });
+    if (sql === undefined) {
+      this.#makeClient = await clientMaker({ url: url!, max: maxConnections, connectTimeout });
+    }
+    this.#client = sql ?? this.#makeClient!();
     try {
       await migrate(this.#client, this.#schema, `"${this.#schema}"`);
     } catch (cause) {
@@ -261,13 +309,23 @@ export class PostgresJobStore implements JobStore {
     }
   }
 
-  /** Lets go of the client: ends it when the store made it. */
+  /** Lets go of the client: ends it (and those let go before) when the store made it. */
   async #end(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (client !== undefined && this.#options.sql === undefined) {
-      await client.end({ timeout: 5 }).catch(() => {});
-    }
+    await Promise.all([
+      ...[...this.#oldClients.keys()].map((old) => this.#endOld(old)),
+      client !== undefined && this.#options.sql === undefined
+        ? client.end({ timeout: END_TIMEOUT_MS / 1000 }).catch(() => {})
+        : undefined,
+    ]);
+  }
+
+  /** Ends a client let go after a lost connection, closing its connections now. */
+  async #endOld(client: PostgresClient): Promise<void> {
+    clearTimeout(this.#oldClients.get(client));
+    this.#oldClients.delete(client);
+    await client.end({ timeout: 0 }).catch(() => {});
   }
 
   async add(jobs: readonly Job[]): Promise<AddResult[]> {
@@ -372,9 +430,11 @@ export class PostgresJobStore implements JobStore {
 
   /** Runs `body` in a transaction; failures as a `JobQueueError` saying `what`. */
   async #transaction<T>(what: string, body: (tx: PostgresClient) => Promise<T>): Promise<T> {
+    const client = this.#db;
     try {
-      return await this.#db.begin(body) as T;
+      return await client.begin(body) as T;
     } catch (cause) {
+      this.#startOverAfter(client, cause);
       throw this.#error(what, cause);
     }
   }
@@ -401,27 +461,59 @@ export class PostgresJobStore implements JobStore {
 
   /** Claims due jobs with one statement. */
   async #claimDue(request: ClaimRequest): Promise<DueJobs> {
-    const rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue(request.limit), [
-      this.#me,
-      JSON.stringify([...request.skip]),
-    ]);
+    if (this.#claimInDoubt) {
+      // A claim whose answer was lost may have committed: its jobs would
+      // stay claimed by this live engine, which never runs them.
+      await this.#query(
+        "Cannot give back jobs claimed without an answer",
+        this.#sql.releaseUnknown,
+        [
+          this.#me,
+          JSON.stringify([...this.#held]),
+        ],
+      );
+      this.#claimInDoubt = false;
+    }
+    let rows: Row[];
+    try {
+      rows = await this.#query("Cannot claim due jobs", this.#sql.claimDue(request.limit), [
+        this.#me,
+        JSON.stringify([...request.skip]),
+      ]);
+    } catch (error) {
+      this.#claimInDoubt = lostConnection(error);
+      throw error;
+    }
     const nextDueIn = rows[0]?.at(-1);
+    const jobs = this.#jobs(rows.filter((row) => row[0] !== null).map((row) => row.slice(0, -1)));
+    for (const job of jobs) this.#held.add(job.id);
     return {
-      jobs: this.#jobs(rows.filter((row) => row[0] !== null).map((row) => row.slice(0, -1))),
+      jobs,
       nextDueAt: nextDueIn === null || nextDueIn === undefined
         ? undefined
         : Date.now() + Number(nextDueIn),
     };
   }
 
+  /**
+   * Runs a statement that lets go of `job` (an outcome, or giving it back):
+   * once it ran, whether or not the claim was still this engine's, the
+   * engine no longer holds the job.
+   */
+  async #letGo(what: string, statement: string, parameters: unknown[], job: Job): Promise<Row[]> {
+    const rows = await this.#query(what, statement, parameters, job);
+    this.#held.delete(job.id);
+    return rows;
+  }
+
   async complete(job: Job, result: unknown, keep: boolean): Promise<Job | undefined> {
     const what = "Cannot record that the job completed";
     if (keep) {
       return this.#first(
-        await this.#query(what, this.#sql.completeKeep, [job.id, this.#me, jsonText(result)], job),
+        await this.#letGo(what, this.#sql.completeKeep, [job.id, this.#me, jsonText(result)], job),
       );
     }
-    const [row] = await this.#query(what, this.#sql.completeRemove, [job.id, this.#me], job);
+    const [row] = await this.#letGo(what, this.#sql.completeRemove, [job.id, this.#me], job);
     if (row === undefined) return undefined;
     // Removed: the job as it would have been kept.
     const removed = this.#first([row.slice(0, -1)]);
@@ -445,7 +537,7 @@ export class PostgresJobStore implements JobStore {
 
   async fail(job: Job, error: JobErrorRecord): Promise<Job | undefined> {
     return this.#first(
-      await this.#query("Cannot record that the job failed", this.#sql.fail, [
+      await this.#letGo("Cannot record that the job failed", this.#sql.fail, [
         job.id,
         this.#me,
         JSON.stringify(error),
@@ -460,7 +552,7 @@ export class PostgresJobStore implements JobStore {
     keepClaim: boolean,
   ): Promise<Job | undefined> {
     return this.#first(
-      await this.#query("Cannot record the failed attempt", this.#sql.retryLater, [
+      await this.#letGo("Cannot record the failed attempt", this.#sql.retryLater, [
         job.id,
         this.#me,
         JSON.stringify(error),
@@ -472,7 +564,7 @@ export class PostgresJobStore implements JobStore {
 
   async release(job: Job, executionDate?: number): Promise<Job | undefined> {
     return this.#first(
-      await this.#query("Cannot give the job back", this.#sql.release, [
+      await this.#letGo("Cannot give the job back", this.#sql.release, [
         job.id,
         this.#me,
         executionDate ?? null,
@@ -481,7 +573,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async unclaim(job: Job): Promise<boolean> {
-    const rows = await this.#query("Cannot let go of the job's claim", this.#sql.unclaim, [
+    const rows = await this.#letGo("Cannot let go of the job's claim", this.#sql.unclaim, [
       job.id,
       this.#me,
     ], job);
@@ -490,8 +582,9 @@ export class PostgresJobStore implements JobStore {
 
   async replace(failed: Job, fresh: Job): Promise<AddResult | undefined> {
     const row = rowOfJob(fresh);
+    const client = this.#db;
     try {
-      return await this.#db.begin(async (tx: PostgresClient) => {
+      return await client.begin(async (tx: PostgresClient) => {
         const removed = await this.#query(
           "Cannot retry the job",
           this.#sql.removeFailed,
@@ -509,6 +602,7 @@ export class PostgresJobStore implements JobStore {
       });
     } catch (error) {
       if (error instanceof Rollback) return error.result;
+      this.#startOverAfter(client, error);
       throw this.#error("Cannot retry the job", error, failed);
     }
   }
@@ -569,21 +663,30 @@ export class PostgresJobStore implements JobStore {
    */
   watch(onChange: () => void): () => void {
     this.#watchers.add(onChange);
-    this.#listening ??= this.#db.listen(
+    if (this.#listening === undefined) this.#listen();
+    return () => {
+      this.#watchers.delete(onChange);
+      if (this.#watchers.size === 0) void this.#stopListening();
+    };
+  }
+
+  /** LISTENs on the client; a failure for want of a connection is tried again later. */
+  #listen(): void {
+    const listening: Listening = this.#db.listen(
       this.#channel,
       () => this.#notify(),
       () => this.#notify(),
     ).catch((cause) => {
-      this.#listening = undefined;
+      if (this.#listening === listening) {
+        this.#listening = undefined;
+        this.#listenAgain = lostConnection(cause);
+      }
       this.#engine?.report(
         this.#error("Cannot listen for new jobs (polling still finds them)", cause),
       );
       return undefined;
     });
-    return () => {
-      this.#watchers.delete(onChange);
-      if (this.#watchers.size === 0) void this.#stopListening();
-    };
+    this.#listening = listening;
   }
 
   #notify(): void {
@@ -593,9 +696,26 @@ export class PostgresJobStore implements JobStore {
   async #stopListening(): Promise<void> {
     const listening = this.#listening;
     this.#listening = undefined;
+    this.#listenAgain = false;
     this.#watchers.clear();
     await (await listening)?.unlisten().catch(() => {});
   }
+}
+
+/**
+ * Whether `cause` tells of a connection lost or not made rather than of a
+ * statement: anything but PostgreSQL's own errors, and those of connection
+ * exceptions (SQLSTATE 08…) and shutdowns (57P…: a terminated backend, a
+ * server shutting down or starting up). A `JobQueueError` (from a statement
+ * in a transaction) tells by its cause.
+ */
+function lostConnection(cause: unknown): boolean {
+  if (cause instanceof JobQueueError) {
+    return cause.cause !== undefined && lostConnection(cause.cause);
+  }
+  const { name, code } = (cause ?? {}) as { name?: unknown; code?: unknown };
+  if (name !== "PostgresError") return true;
+  return typeof code === "string" && (code.startsWith("08") || code.startsWith("57P"));
 }
 
 /** `url` without its password, with `schema` as a query parameter. */
