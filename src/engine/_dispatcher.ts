@@ -135,7 +135,12 @@ export class Dispatcher {
   /** Sets the timer for the next due date, when that is later than now and not set yet. */
   #arm(): void {
     const due = this.#stopped ? undefined : this.#nextDueAt;
-    if (this.#timer !== undefined && this.#timerDue === due) return;
+    // A store on a clock of its own tells a date that moves by its round
+    // trip from one look to the next: a timer that close to it is kept.
+    if (
+      this.#timer !== undefined && due !== undefined && this.#timerDue !== undefined &&
+      Math.abs(this.#timerDue - due) <= CLOCK_SLACK_MS
+    ) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (due === undefined) return;

@@ -46,11 +46,10 @@ const MIGRATIONS: readonly string[] = [
   -- A unique key is held by a waiting or running job only.
   CREATE UNIQUE INDEX jobs_unique_key ON $S.jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('NOT_STARTED', 'IN_PROGRESS');
-  -- claimDue: the next due jobs, in the order they are handed out.
+  -- claimDue: the waiting jobs of each priority, in the order they are
+  -- handed out, and when the next comes due. No index by date alone: it
+  -- would tempt the planner to read every due job and sort them.
   CREATE INDEX jobs_due ON $S.jobs (priority DESC, execution_date, id)
-    WHERE state = 'NOT_STARTED' AND claimed_by IS NULL;
-  -- claimDue: when the next waiting job comes due.
-  CREATE INDEX jobs_waiting ON $S.jobs (execution_date)
     WHERE state = 'NOT_STARTED' AND claimed_by IS NULL;
   -- recover, and outcomes after a lost claim.
   CREATE INDEX jobs_claimed ON $S.jobs (claimed_by) WHERE claimed_by IS NOT NULL;
