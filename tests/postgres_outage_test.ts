@@ -17,7 +17,14 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type Job, jobContext, JobQueue, JobQueueError } from "../mod.ts";
 import { type PostgresClient, PostgresJobStore } from "../src/store/postgres/mod.ts";
-import { deferred, outcomeOf, recordEvents, runtime, withTempDir } from "./_helpers.ts";
+import {
+  deferred,
+  type Fixture,
+  outcomeOf,
+  recordEvents,
+  runtime,
+  withTempDir,
+} from "./_helpers.ts";
 import {
   assertNoOverlap,
   cleanUpFixtures,
@@ -83,6 +90,33 @@ function losingFirstClaimAnswer(sql: ReturnType<typeof adminClient>): PostgresCl
     listen: (channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen),
     end: (options) => sql.end(options),
   };
+}
+
+/** Resolves once `worker` is ready and has completed `count` jobs. */
+async function untilCompleted(worker: Fixture, count: number): Promise<void> {
+  await worker.waitForOutput("ready", 60_000);
+  await untilPrinted(
+    [worker],
+    () => printed(worker, "completed").length >= count,
+    `${count} completions`,
+    60_000,
+  );
+}
+
+/**
+ * Every job of `jobs` ran, by the workers' log, none twice at once, and
+ * none is left on `place`.
+ */
+async function assertRanOnceEach(
+  log: string,
+  url: string,
+  place: string,
+  jobs: readonly Job[],
+): Promise<void> {
+  const runs = await readRuns(log);
+  assertNoOverlap(runs);
+  assert.deepEqual([...runs.keys()].sort(), jobs.map((job) => job.id).sort());
+  assert.deepEqual(await jobsLeft(url, place), []);
 }
 
 /** Resolves once `condition` holds, looking every 50 ms; rejects after `timeout` ms. */
@@ -238,13 +272,7 @@ if (runtime !== "deno") {
             );
             let second: Job[] = [];
             try {
-              await worker.waitForOutput("ready", 60_000);
-              await untilPrinted(
-                [worker],
-                () => printed(worker, "completed").length >= 50,
-                "50 completions",
-                60_000,
-              );
+              await untilCompleted(worker, 50);
               assert.ok(await terminateConnections(url, name) > 0, "no connection of the worker");
               // Jobs stored after the cut are found too: LISTEN or polling.
               second = await scheduleWork(url, place, 100, 400);
@@ -253,13 +281,7 @@ if (runtime !== "deno") {
             } finally {
               await cleanUpFixtures(worker);
             }
-            const runs = await readRuns(log);
-            assertNoOverlap(runs);
-            assert.deepEqual(
-              [...runs.keys()].sort(),
-              [...first, ...second].map((job) => job.id).sort(),
-            );
-            assert.deepEqual(await jobsLeft(url, place), []);
+            await assertRanOnceEach(log, url, place, [...first, ...second]);
           })
         );
       },
@@ -306,13 +328,7 @@ if (runtime !== "deno") {
               watcher.watch(() => woken.resolve());
               // Attached: each attachment wakes the watchers.
               await withDeadline(woken.promise, 20_000, "LISTEN");
-              await worker.waitForOutput("ready", 60_000);
-              await untilPrinted(
-                [worker],
-                () => printed(worker, "completed").length >= 50,
-                "50 completions",
-                60_000,
-              );
+              await untilCompleted(worker, 50);
               woken = deferred<void>();
               await withDeadline(server.restart(), 60_000, "the restart");
               second = await scheduleWork(url, place, 100, 300);
@@ -329,13 +345,7 @@ if (runtime !== "deno") {
               await cleanUpFixtures(worker);
               await watcher.close().catch(() => {});
             }
-            const runs = await readRuns(log);
-            assertNoOverlap(runs);
-            assert.deepEqual(
-              [...runs.keys()].sort(),
-              [...first, ...second].map((job) => job.id).sort(),
-            );
-            assert.deepEqual(await jobsLeft(url, place), []);
+            await assertRanOnceEach(log, url, place, [...first, ...second]);
           });
         } finally {
           await server.stop();
