@@ -38,9 +38,11 @@ export async function readRegularTextFile(path: string, maxBytes = Infinity): Pr
         grown.set(buffer);
         buffer = grown;
       }
-      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
+      const wanted = buffer.length - length;
+      const { bytesRead } = await file.read(buffer, length, wanted, null);
       length += bytesRead;
+      // A regular file reads short only at its end: no read more to see it.
+      if (bytesRead < wanted) break;
     }
     return decoder.decode(buffer.subarray(0, length));
   } finally {
