@@ -1,7 +1,7 @@
 /**
- * Dispatching against stores that answer unlike a quick local one: a
- * database judges due dates by its own clock, which may be a little behind,
- * and its answers take a while.
+ * Dispatching: the timer for the next due job, and stores that answer
+ * unlike a quick local one: a database judges due dates by its own clock,
+ * which may be a little behind, and its answers take a while.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -107,6 +107,38 @@ test("a slot freed while a look at the store is under way is filled without wait
     } finally {
       release();
       for (const open of gates.values()) open();
+      await queue.dispose();
+    }
+  });
+});
+
+test("a job due a few ms sooner than the one the timer waits for gets a timer of its own", async () => {
+  await withTempDir(async (directory) => {
+    const realSetTimeout = globalThis.setTimeout;
+    /** When each timer set from now on fires. */
+    const firings: number[] = [];
+    globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+      firings.push(Date.now() + (ms ?? 0));
+      return realSetTimeout(handler, ms);
+    }) as typeof setTimeout;
+    const queue = new JobQueue({ directory, fsync: false, pollInterval: 60_000 });
+    try {
+      queue.registerJobHandler("work", () => {});
+      await queue.start();
+      const later = await queue.scheduleJob({ methodName: "work", waitTime: 5_000 });
+      // Kept for this one, the timer would start it 8 ms late.
+      const sooner = await queue.scheduleJob({
+        methodName: "work",
+        executionDate: later.executionDate - 8,
+      });
+      const timed = () =>
+        firings.some((at) => at >= sooner.executionDate && at <= sooner.executionDate + 5);
+      for (let waited = 0; waited < 2_000 && !timed(); waited += 10) {
+        await new Promise((resolve) => realSetTimeout(resolve, 10));
+      }
+      assert.ok(timed(), `no timer fires at ${sooner.executionDate}: ${firings.join(", ")}`);
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
       await queue.dispose();
     }
   });

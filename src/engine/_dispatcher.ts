@@ -48,8 +48,8 @@ export class Dispatcher {
   #lookAgain = false;
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The due date the timer is set for. */
-  #timerDue: number | undefined;
+  /** When the timer fires. */
+  #timerFiresAt = 0;
   /** When the next job the store knows of comes due, as the last look told. */
   #nextDueAt: number | undefined;
 
@@ -132,29 +132,32 @@ export class Dispatcher {
     clearTimeout(this.#timer);
   }
 
-  /** Sets the timer for the next due date, when that is later than now and not set yet. */
+  /**
+   * Sets the timer for the next due date, unless the timer set fires no
+   * later than that: the look it makes sets the next one.
+   */
   #arm(): void {
     const due = this.#stopped ? undefined : this.#nextDueAt;
-    // A store on a clock of its own tells a date that moves by its round
-    // trip from one look to the next: a timer that close to it is kept.
-    if (
-      this.#timer !== undefined && due !== undefined && this.#timerDue !== undefined &&
-      Math.abs(this.#timerDue - due) <= CLOCK_SLACK_MS
-    ) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (due === undefined) return;
-    let delay = due - Date.now();
-    if (delay <= 0) {
+    let delay = due === undefined ? undefined : due - Date.now();
+    if (delay !== undefined && delay <= 0) {
       // Due by this engine's clock with a slot free, yet not handed out: the
       // store's clock (a database's) is a little behind. Look again soon.
       // With every slot taken, a slot that frees up looks again.
-      if (this.#context.freeSlots() - this.#promised <= 0) return;
-      delay = CLOCK_SLACK_MS;
+      delay = this.#context.freeSlots() - this.#promised > 0 ? CLOCK_SLACK_MS : undefined;
+    }
+    if (delay === undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      return;
     }
     // A timer may fire a little early: the store checks the clock, and the
     // look arms the timer again.
-    this.#timerDue = due;
+    const firesAt = Date.now() + Math.min(delay, MAX_TIMER_DELAY);
+    // A store on a clock of its own tells a date that moves by its round
+    // trip from one look to the next: a timer is not set again for that.
+    if (this.#timer !== undefined && this.#timerFiresAt <= firesAt) return;
+    clearTimeout(this.#timer);
+    this.#timerFiresAt = firesAt;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.wake();
