@@ -301,8 +301,9 @@ export interface JobStore {
    *
    * @returns What became of each job, in the order given.
    * @throws {JobQueueError} When a job cannot be stored; none is.
-   * @throws {RangeError} When a job is too large for the store: at most when
-   *   its JSON is over 64 Mi characters, the limit of jobq's own stores.
+   * @throws {RangeError} When a job is too large for the store. jobq's file
+   *   store takes a job file of up to 64 MiB of UTF-8, its PostgreSQL store a
+   *   job of up to 64 Mi characters of JSON.
    */
   add(jobs: readonly Job[]): Promise<AddResult[]>;
   /** The job with this id as stored (`IN_PROGRESS` while claimed), or `undefined`. */
