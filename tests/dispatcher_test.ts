@@ -117,10 +117,11 @@ test("a job due a few ms sooner than the one the timer waits for gets a timer of
     const realSetTimeout = globalThis.setTimeout;
     /** When each timer set from now on fires. */
     const firings: number[] = [];
-    globalThis.setTimeout = ((handler: () => void, ms?: number) => {
-      firings.push(Date.now() + (ms ?? 0));
-      return realSetTimeout(handler, ms);
-    }) as typeof setTimeout;
+    globalThis.setTimeout =
+      ((handler: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+        firings.push(Date.now() + (ms ?? 0));
+        return realSetTimeout(() => handler(...args), ms);
+      }) as typeof setTimeout;
     const queue = new JobQueue({ directory, fsync: false, pollInterval: 60_000 });
     try {
       queue.registerJobHandler("work", () => {});

@@ -133,8 +133,8 @@ export class Dispatcher {
   }
 
   /**
-   * Sets the timer for the next due date, unless the timer set fires no
-   * later than that: the look it makes sets the next one.
+   * Sets the timer for the next due date, unless the timer already set
+   * fires no later than that: the look it makes sets the next one.
    */
   #arm(): void {
     const due = this.#stopped ? undefined : this.#nextDueAt;
@@ -153,8 +153,8 @@ export class Dispatcher {
     // A timer may fire a little early: the store checks the clock, and the
     // look arms the timer again.
     const firesAt = Date.now() + Math.min(delay, MAX_TIMER_DELAY);
-    // A store on a clock of its own tells a date that moves by its round
-    // trip from one look to the next: a timer is not set again for that.
+    // Not set again for a date a little later: a store on a clock of its own
+    // tells a date that moves by its round trip from one look to the next.
     if (this.#timer !== undefined && this.#timerFiresAt <= firesAt) return;
     clearTimeout(this.#timer);
     this.#timerFiresAt = firesAt;

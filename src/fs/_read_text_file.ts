@@ -41,7 +41,7 @@ export async function readRegularTextFile(path: string, maxBytes = Infinity): Pr
       const wanted = buffer.length - length;
       const { bytesRead } = await file.read(buffer, length, wanted, null);
       length += bytesRead;
-      // A regular file reads short only at its end: no read more to see it.
+      // A regular file reads short only at its end: no further read is needed to see it.
       if (bytesRead < wanted) break;
     }
     return decoder.decode(buffer.subarray(0, length));
