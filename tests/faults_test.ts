@@ -20,7 +20,13 @@ import {
 } from "../mod.ts";
 import { FaultyFileSystem } from "./_faulty_fs.ts";
 import { deferred, nextEvent, recordEvents, withQueueOn, withTempDir } from "./_helpers.ts";
-import { delay, readJobFile, withDeadline, writeCutShortJob } from "./_process_helpers.ts";
+import {
+  delay,
+  readJobFile,
+  scheduleWork,
+  withDeadline,
+  writeCutShortJob,
+} from "./_process_helpers.ts";
 
 function claimPath(directory: string, job: Job): string {
   return join(directory, ".jobq", "claims", `${job.key}.json`);
@@ -59,6 +65,34 @@ async function readEngineFiles(
 
 /** An engine id as jobq writes them: 16 hex digits. */
 const OTHER_ENGINE = "0123456789abcdef";
+
+/**
+ * Claims `job` for another engine, on another host, whose heartbeat is old
+ * enough (past its own lease of 1 s) to have its claim recovered once this
+ * engine has seen it unchanged that long. Resolves to that engine's file.
+ */
+async function claimByStaleEngine(directory: string, job: Job): Promise<string> {
+  const old = Date.now() - 60_000;
+  await mkdir(join(directory, ".jobq", "claims"), { recursive: true });
+  await writeFile(
+    claimPath(directory, job),
+    JSON.stringify({ engineId: OTHER_ENGINE, claimedAt: old }),
+  );
+  await mkdir(join(directory, ".jobq", "engines"), { recursive: true });
+  const file = enginePath(directory, OTHER_ENGINE);
+  await writeFile(
+    file,
+    JSON.stringify({
+      engineId: OTHER_ENGINE,
+      pid: 999_999,
+      hostId: "another-host.invalid",
+      claimTimeout: 1000,
+      startedAt: old,
+      heartbeatAt: old,
+    }),
+  );
+  return file;
+}
 
 /**
  * A file system with a limit on open files, as `ulimit -n` sets: an
@@ -127,27 +161,8 @@ describe("faults", () => {
     { timeout: 15_000 },
     async () => {
       await withTempDir(async (directory) => {
-        // A job that another engine runs, on another host, whose heartbeat is
-        // old enough (past its own lease of 1 s) to have its claim recovered.
         const job = await writeCutShortJob(directory);
-        const old = Date.now() - 60_000;
-        await writeFile(
-          claimPath(directory, job),
-          JSON.stringify({ engineId: OTHER_ENGINE, claimedAt: old }),
-        );
-        await mkdir(join(directory, ".jobq", "engines"), { recursive: true });
-        const otherEngine = enginePath(directory, OTHER_ENGINE);
-        await writeFile(
-          otherEngine,
-          JSON.stringify({
-            engineId: OTHER_ENGINE,
-            pid: 999_999,
-            hostId: "another-host.invalid",
-            claimTimeout: 1000,
-            startedAt: old,
-            heartbeatAt: old,
-          }),
-        );
+        const otherEngine = await claimByStaleEngine(directory, job);
         const fs = new FaultyFileSystem();
         const fault = fs.fail({
           method: "readTextFile",
@@ -171,6 +186,35 @@ describe("faults", () => {
           assert.equal(done.id, job.id);
           assert.equal(done.attempts, 2);
           assert.equal(started.length, 1);
+        });
+      });
+    },
+  );
+
+  test(
+    "a poll while a dead engine's claim is taken back does not run the job before the cut-short run is counted",
+    { timeout: 15_000 },
+    async () => {
+      await withTempDir(async (directory) => {
+        const [job] = await scheduleWork(directory, 1);
+        await claimByStaleEngine(directory, job!);
+        // Recovery moves the claim aside and reads it there before it counts
+        // the run: slowed, so that polls every 20 ms find the claim gone.
+        const fs = new FaultyFileSystem();
+        const slowed = fs.disturb((call) =>
+          call.method === "readTextFile" && call.path.includes(join(".jobq", "claims")) &&
+            call.path.endsWith(".tmp")
+            ? { kind: "slow", delay: 300 }
+            : undefined
+        );
+        await withQueueOn(directory, { fs, pollInterval: 20 }, async (queue) => {
+          queue.registerJobHandler("work", () => {});
+          const completed = nextEvent(queue, "completed", (done) => done.id === job!.id, 10_000);
+          await queue.start();
+          const done = await completed;
+          assert.equal(slowed.hits, 1);
+          assert.equal(done.attempts, 2, "the run the dead engine began is counted");
+          assert.equal(done.interruptions, 1);
         });
       });
     },

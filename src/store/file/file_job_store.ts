@@ -111,6 +111,8 @@ export class FileJobStore implements JobStore {
   #indexed: Promise<void> | undefined;
   /** The last take of due jobs out of the index: takes run one at a time. */
   #taking: Promise<unknown> = Promise.resolve();
+  /** The last poll or recovery: they run one at a time (see #inTurn). */
+  #scanning: Promise<unknown> = Promise.resolve();
   /** Completed jobs kept in the directory, oldest first: what pruning needs of them. */
   #completed: KeptCompletion[] = [];
   /** How many watch() calls list the directory: while none does, claimDue() lists it. */
@@ -353,7 +355,7 @@ export class FileJobStore implements JobStore {
   }
 
   recover(): Promise<number> {
-    return this.#files.recover();
+    return this.#inTurn(() => this.#files.recover());
   }
 
   engines(): Promise<EngineInfo[]> {
@@ -410,22 +412,35 @@ export class FileJobStore implements JobStore {
   }
 
   /** Brings the index up to date with the directory; tells whether anything changed. */
-  async #poll(): Promise<boolean> {
-    const { added, removed, claimed } = await this.#files.poll();
-    const completed: Job[] = [];
-    for (const job of added) {
-      if (job instanceof Job && !isUnfinished(job)) {
-        if (job.state === JobState.COMPLETED) completed.push(job);
-      } else if (claimed.has(job.id)) this.#index.holdElsewhere(job);
-      else this.#index.add(job);
-    }
-    this.#keepCompleted(completed);
-    for (const id of removed) this.#index.delete(id);
-    this.#forgetCompleted(removed);
-    const released = this.#index.releaseHeld(claimed);
-    // The index holds the whole directory from the first listing on.
-    this.#indexed ??= Promise.resolve();
-    return added.length > 0 || removed.length > 0 || released;
+  #poll(): Promise<boolean> {
+    return this.#inTurn(async () => {
+      const { added, removed, claimed } = await this.#files.poll();
+      const completed: Job[] = [];
+      for (const job of added) {
+        if (job instanceof Job && !isUnfinished(job)) {
+          if (job.state === JobState.COMPLETED) completed.push(job);
+        } else if (claimed.has(job.id)) this.#index.holdElsewhere(job);
+        else this.#index.add(job);
+      }
+      this.#keepCompleted(completed);
+      for (const id of removed) this.#index.delete(id);
+      this.#forgetCompleted(removed);
+      const released = this.#index.releaseHeld(claimed);
+      // The index holds the whole directory from the first listing on.
+      this.#indexed ??= Promise.resolve();
+      return added.length > 0 || removed.length > 0 || released;
+    });
+  }
+
+  /**
+   * Runs polls and recoveries one at a time. Recovery takes a dead engine's
+   * claim away before it counts the run the crash cut short: a poll between
+   * the two would see the job free, and this engine would run it uncounted.
+   */
+  #inTurn<T>(task: () => Promise<T>): Promise<T> {
+    const turn = this.#scanning.then(task);
+    this.#scanning = turn.catch(() => {});
+    return turn;
   }
 
   async #remove(job: JobRef): Promise<boolean> {
