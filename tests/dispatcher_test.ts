@@ -144,3 +144,40 @@ test("a job due a few ms sooner than the one the timer waits for gets a timer of
     }
   });
 });
+
+test("onIdle() waits for the look that follows one that could not see a job stored meanwhile", async () => {
+  await withTempDir(async (directory) => {
+    const store = new FileJobStore({ directory, fsync: false });
+    let holdNextLook = false;
+    const { promise: answered, resolve: answer } = deferred<void>();
+    const { promise: released, resolve: release } = deferred<void>();
+    // One look answers as the store was before the job below was stored, as
+    // a database statement under way does.
+    const slow = withClaimDue(store, async (request) => {
+      if (!holdNextLook) return await store.claimDue(request);
+      holdNextLook = false;
+      const due = await store.claimDue(request);
+      answer();
+      await released;
+      return due;
+    });
+    const queue = new JobQueue({ store: slow, pollInterval: 60_000 });
+    try {
+      const ran: unknown[] = [];
+      queue.registerJobHandler("work", (params) => void ran.push(params));
+      await queue.start();
+      await queue.onIdle();
+      holdNextLook = true;
+      await queue.scheduleJob({ methodName: "work", params: "later", waitTime: 60_000 });
+      await answered;
+      await queue.scheduleJob({ methodName: "work", params: "now" });
+      const idle = queue.onIdle();
+      release();
+      await idle;
+      assert.deepEqual(ran, ["now"]);
+    } finally {
+      release();
+      await queue.dispose();
+    }
+  });
+});

@@ -107,11 +107,14 @@ export class Dispatcher {
     }).then(() => {
       this.#looks--;
       this.#arm();
-      this.#context.looked();
       // More may be due than this look could take, or a wake found no slot
-      // to ask for while it ran.
+      // to ask for while it ran (for a job stored meanwhile, perhaps).
       const more = (full && this.#context.freeSlots() > this.#promised) || this.#lookAgain;
-      if (more && !this.#stopped) return this.#lookIfAllowed();
+      const next = more && !this.#stopped ? this.#lookIfAllowed() : undefined;
+      // Once the next look is under way: until it ends, nobody may take the
+      // engine for idle on this look's answer.
+      this.#context.looked();
+      return next;
     });
   }
 
