@@ -1,4 +1,4 @@
-import { mapLimit } from "../../_async.ts";
+import { Limiter, mapLimit } from "../../_async.ts";
 import { defaultFileSystem } from "../../fs/_default_file_system.ts";
 import type { FileSystemAdapter } from "../../fs/file_system.ts";
 import { isUnfinished, Job, type JobErrorRecord, JobState } from "../../job/job.ts";
@@ -109,10 +109,14 @@ export class FileJobStore implements JobStore {
   #engine: StoreEngine | undefined;
   /** The first listing of the directory, which fills the index. */
   #indexed: Promise<void> | undefined;
-  /** The last take of due jobs out of the index: takes run one at a time. */
-  #taking: Promise<unknown> = Promise.resolve();
-  /** The last poll or recovery: they run one at a time (see #inTurn). */
-  #scanning: Promise<unknown> = Promise.resolve();
+  /** Takes of due jobs out of the index run one at a time. */
+  readonly #takes = new Limiter(1);
+  /**
+   * Polls and recoveries run one at a time. Recovery takes a dead engine's
+   * claim away before it counts the run the crash cut short: a poll between
+   * the two would see the job free, and this engine would run it uncounted.
+   */
+  readonly #scans = new Limiter(1);
   /** Completed jobs kept in the directory, oldest first: what pruning needs of them. */
   #completed: KeptCompletion[] = [];
   /** How many watch() calls list the directory: while none does, claimDue() lists it. */
@@ -201,7 +205,7 @@ export class FileJobStore implements JobStore {
    * to date.
    */
   #takeDue(count: number, skip: ReadonlySet<string>, refresh: boolean): Promise<Job[]> {
-    const taken = this.#taking.then(async () => {
+    return this.#takes.run(async () => {
       // Unwatched, the index learns what other engines added or let go of here.
       if (refresh && this.#watchers === 0) await this.#poll();
       else await this.#indexOnce();
@@ -217,8 +221,6 @@ export class FileJobStore implements JobStore {
       }
       return candidates;
     });
-    this.#taking = taken.catch(() => {});
-    return taken;
   }
 
   /** Claims one due job; indexes it again as what the claim found when that is not this engine. */
@@ -355,7 +357,7 @@ export class FileJobStore implements JobStore {
   }
 
   recover(): Promise<number> {
-    return this.#inTurn(() => this.#files.recover());
+    return this.#scans.run(() => this.#files.recover());
   }
 
   engines(): Promise<EngineInfo[]> {
@@ -413,7 +415,7 @@ export class FileJobStore implements JobStore {
 
   /** Brings the index up to date with the directory; tells whether anything changed. */
   #poll(): Promise<boolean> {
-    return this.#inTurn(async () => {
+    return this.#scans.run(async () => {
       const { added, removed, claimed } = await this.#files.poll();
       const completed: Job[] = [];
       for (const job of added) {
@@ -430,17 +432,6 @@ export class FileJobStore implements JobStore {
       this.#indexed ??= Promise.resolve();
       return added.length > 0 || removed.length > 0 || released;
     });
-  }
-
-  /**
-   * Runs polls and recoveries one at a time. Recovery takes a dead engine's
-   * claim away before it counts the run the crash cut short: a poll between
-   * the two would see the job free, and this engine would run it uncounted.
-   */
-  #inTurn<T>(task: () => Promise<T>): Promise<T> {
-    const turn = this.#scanning.then(task);
-    this.#scanning = turn.catch(() => {});
-    return turn;
   }
 
   async #remove(job: JobRef): Promise<boolean> {
